@@ -1,0 +1,31 @@
+"""azml: describe an AzureML training pipeline in one JSON file; validate it,
+run it locally under AzureML's contract, and submit it unchanged.
+
+``BasePipeline`` and ``TrainPipeline`` are imported lazily, so that
+``import azml`` (and the CLI's validate, plan and run) never load azureml.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from azml.errors import AzmlError, ConfigError
+
+__version__ = "0.1.0"
+__all__ = ["AzmlError", "BasePipeline", "ConfigError", "TrainPipeline", "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from azml.base_pipeline import BasePipeline
+    from azml.train_pipeline.train_pipeline import TrainPipeline
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BasePipeline":
+        from azml.base_pipeline import BasePipeline
+
+        return BasePipeline
+    if name == "TrainPipeline":
+        from azml.train_pipeline.train_pipeline import TrainPipeline
+
+        return TrainPipeline
+    raise AttributeError(f"module 'azml' has no attribute {name!r}")

@@ -1,0 +1,288 @@
+"""Semantic checks of a pipeline config, beyond what the schema can say.
+
+Every check is defensive about types: the schema reports wrong types, and these
+checks skip values they cannot read, so that all problems come out in one go.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+from azml.config.arguments import InputArg, OutputArg, ParameterArg, parse_argument
+from azml.config.graph import topological_order
+from azml.config.model import INPUT_FLAG, ORIGINAL_INPUT
+from azml.config.schema import RESERVED_KEYS, suggest
+from azml.errors import ConfigError, ConfigProblem
+
+REQUIRED = ("type", "name", "script", "source_directory")
+ORIGINAL_REF_KEYS = ("input_datareference_path", "input_datareference_name")
+
+
+class Document:
+    """Raw config with defaults applied, and helpers the checks share."""
+
+    def __init__(self, raw: dict[str, Any], file: Path, base: Path) -> None:
+        self.raw = raw
+        self.file = file
+        self.base = base
+        defaults = raw.get("defaults")
+        self.defaults: dict[str, Any] = defaults if isinstance(defaults, dict) else {}
+        self.step_ids = [k for k, v in raw.items() if k not in RESERVED_KEYS and isinstance(v, dict)]
+
+    def step(self, sid: str) -> dict[str, Any]:
+        """Fields of step ``sid`` with defaults applied."""
+        return {**self.defaults, **self.raw[sid]}
+
+    def own(self, sid: str) -> dict[str, Any]:
+        return self.raw[sid]
+
+    def resolve(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return (path if path.is_absolute() else self.base / path).resolve()
+
+    def is_original_form(self, sid: str) -> bool:
+        fields = self.step(sid)
+        return "inputs" not in fields and "outputs" not in fields
+
+    def datastore_for(self, sid: str) -> str:
+        """The step's blob datastore: its own ``input_dataset_name``, else the first step's."""
+        name = self.step(sid).get("input_dataset_name")
+        if isinstance(name, str):
+            return name
+        for other in self.step_ids:
+            name = self.step(other).get("input_dataset_name")
+            if isinstance(name, str):
+                return name
+        return ""
+
+    def declared_outputs(self, sid: str) -> list[str]:
+        fields = self.step(sid)
+        outs = [o for o in _list(fields.get("outputs")) if isinstance(o, str)]
+        if isinstance(fields.get("output"), str):
+            outs.append(fields["output"])
+        return outs
+
+    def input_names(self, sid: str) -> list[str]:
+        fields = self.step(sid)
+        names = list(_dict(fields.get("inputs")))
+        if self.implied_input(sid) is not None:
+            names.append(ORIGINAL_INPUT)
+        return names
+
+    def implied_input(self, sid: str) -> str | None:
+        """``"datastore"`` or the previous step id when the original keys imply an input."""
+        fields = self.step(sid)
+        if "input_datareference_path" in fields or "input_datareference_name" in fields:
+            return "datastore"
+        index = self.step_ids.index(sid)
+        if self.is_original_form(sid) and index > 0:
+            return self.step_ids[index - 1]
+        return None
+
+
+def semantic_problems(doc: Document) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    for check in (_top_level, _steps, _data_reference_names, _cycles):
+        problems.extend(check(doc))
+    return problems
+
+
+def _problem(doc: Document, path: str, message: str) -> ConfigProblem:
+    return ConfigProblem(str(doc.file), path, message)
+
+
+def _top_level(doc: Document) -> Iterator[ConfigProblem]:
+    for key, value in doc.raw.items():
+        if key in RESERVED_KEYS:
+            continue
+        hint = suggest(key, RESERVED_KEYS)
+        if hint and not (isinstance(value, dict) and "type" in value):
+            yield _problem(doc, key, f"unknown key '{key}'{hint}")
+    if not doc.step_ids:
+        yield _problem(doc, "", "expected at least one step (a top-level key whose value is a step object)")
+
+
+def _steps(doc: Document) -> Iterator[ConfigProblem]:
+    for index, sid in enumerate(doc.step_ids):
+        fields = doc.step(sid)
+        yield from _required(doc, sid, fields)
+        yield from _files(doc, sid, fields)
+        yield from _original_keys(doc, sid, fields, index)
+        yield from _inputs(doc, sid, fields)
+        yield from _outputs(doc, sid)
+        yield from _depends_on(doc, sid, fields)
+        yield from _placeholders(doc, sid, fields)
+        yield from _counts(doc, sid, fields)
+
+
+def _required(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
+    for key in REQUIRED:
+        if key not in fields:
+            yield _problem(doc, f"{sid}.{key}", f"missing required key '{key}' (set it in the step or in defaults)")
+
+
+def _files(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
+    src, script, req = fields.get("source_directory"), fields.get("script"), fields.get("requirements")
+    src_ok = False
+    if isinstance(src, str) and src:
+        folder = doc.resolve(src)
+        src_ok = folder.is_dir()
+        if not src_ok:
+            yield _problem(doc, f"{sid}.source_directory", f"expected an existing directory, {folder} does not exist")
+    if src_ok and isinstance(script, str) and script:
+        path = (doc.resolve(src) / script).resolve()
+        if not path.is_relative_to(doc.resolve(src)):
+            yield _problem(doc, f"{sid}.script", f"expected a script inside source_directory, {path} is outside it")
+        elif not path.is_file():
+            yield _problem(doc, f"{sid}.script", f"expected an existing file, {path} does not exist")
+    if isinstance(req, str) and req and not doc.resolve(req).is_file():
+        yield _problem(doc, f"{sid}.requirements", f"expected an existing file, {doc.resolve(req)} does not exist")
+
+
+def _original_keys(doc: Document, sid: str, fields: dict[str, Any], index: int) -> Iterator[ConfigProblem]:
+    has = [k for k in ORIGINAL_REF_KEYS if k in fields]
+    if len(has) == 1:
+        missing = ORIGINAL_REF_KEYS[1 - ORIGINAL_REF_KEYS.index(has[0])]
+        yield _problem(doc, f"{sid}.{missing}", f"expected '{missing}' together with '{has[0]}'")
+    if has and not doc.datastore_for(sid):
+        yield _problem(doc, f"{sid}.input_dataset_name",
+                       "expected the name of the blob datastore holding the data reference (no step sets input_dataset_name)")
+    if has and ORIGINAL_INPUT in _dict(fields.get("inputs")):
+        yield _problem(doc, f"{sid}.inputs.{ORIGINAL_INPUT}",
+                       f"'{ORIGINAL_INPUT}' is taken by the data reference passed as {INPUT_FLAG}; choose another name")
+    if has or not doc.is_original_form(sid):
+        return
+    if index == 0:
+        yield _problem(doc, f"{sid}.input_datareference_path",
+                       "the first step needs a data reference (input_datareference_path and input_datareference_name), "
+                       "or declare its 'inputs'/'outputs' explicitly")
+        return
+    prev = doc.step_ids[index - 1]
+    if not isinstance(doc.step(prev).get("output"), str):
+        yield _problem(doc, sid,
+                       f"has no data reference, so it takes the previous step's output as {INPUT_FLAG}, "
+                       f"but step '{prev}' declares no 'output'; add one there, or give this step "
+                       "input_datareference_path/_name or explicit 'inputs'")
+
+
+def _inputs(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
+    for name, spec in _dict(fields.get("inputs")).items():
+        if not isinstance(spec, str) or spec.count(".") != 1:
+            continue
+        up, out = spec.split(".")
+        path = f"{sid}.inputs.{name}"
+        if up == sid:
+            yield _problem(doc, path, f"a step cannot read its own output ('{spec}')")
+        elif up not in doc.step_ids:
+            yield _problem(doc, path, f"expected an existing step id before '.', no step '{up}'{suggest(up, doc.step_ids)}")
+        elif out not in doc.declared_outputs(up):
+            outs = ", ".join(doc.declared_outputs(up)) or "none"
+            yield _problem(doc, path, f"step '{up}' has no output '{out}' (its outputs: {outs}){suggest(out, doc.declared_outputs(up))}")
+
+
+def _outputs(doc: Document, sid: str) -> Iterator[ConfigProblem]:
+    seen: set[str] = set()
+    for name in doc.declared_outputs(sid):
+        if name in seen:
+            yield _problem(doc, f"{sid}.outputs", f"output '{name}' is declared more than once; output names must be unique within a step")
+        seen.add(name)
+
+
+def _depends_on(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
+    for i, dep in enumerate(_list(fields.get("depends_on"))):
+        if not isinstance(dep, str):
+            continue
+        if dep == sid:
+            yield _problem(doc, f"{sid}.depends_on[{i}]", "a step cannot depend on itself")
+        elif dep not in doc.step_ids:
+            yield _problem(doc, f"{sid}.depends_on[{i}]", f"expected an existing step id, no step '{dep}'{suggest(dep, doc.step_ids)}")
+
+
+def _placeholders(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
+    params = list(_dict(doc.raw.get("parameters")))
+    for i, arg in enumerate(_list(fields.get("arguments"))):
+        if not isinstance(arg, str):
+            continue
+        path = f"{sid}.arguments[{i}]"
+        try:
+            token = parse_argument(arg)
+        except ValueError as exc:
+            yield _problem(doc, path, str(exc))
+            continue
+        if isinstance(token, InputArg) and token.name not in doc.input_names(sid):
+            known = doc.input_names(sid)
+            yield _problem(doc, path, f"no input '{token.name}' in this step (declared: {', '.join(known) or 'none'}){suggest(token.name, known)}")
+        elif isinstance(token, OutputArg) and token.name not in doc.declared_outputs(sid):
+            known = doc.declared_outputs(sid)
+            yield _problem(doc, path, f"no output '{token.name}' in this step (declared: {', '.join(known) or 'none'}){suggest(token.name, known)}")
+        elif isinstance(token, ParameterArg) and token.name not in params:
+            yield _problem(doc, path, f"no parameter '{token.name}' (declared: {', '.join(params) or 'none'}){suggest(token.name, params)}")
+
+
+def _counts(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
+    for key in ("node_count", "processes_per_node"):
+        value = fields.get(key)
+        if isinstance(value, float) and not isinstance(value, bool):
+            yield _problem(doc, f"{sid}.{key}", f"expected a whole number without a decimal point, got {value!r}")
+        elif isinstance(value, int) and value > 1 and fields.get("type") == "PythonScriptStep":
+            yield _problem(doc, f"{sid}.{key}", f"expected 1 for a PythonScriptStep, got {value}; use type MpiStep to run several processes")
+    compute = _dict(fields.get("compute"))
+    low, high = compute.get("min_nodes"), compute.get("max_nodes")
+    if _is_int(low) and _is_int(high) and low > high:
+        yield _problem(doc, f"{sid}.compute.max_nodes", f"expected at least min_nodes ({low}), got {high}")
+    nodes = fields.get("node_count", 1)
+    if _is_int(high) and _is_int(nodes) and nodes > high:
+        yield _problem(doc, f"{sid}.node_count", f"expected at most compute.max_nodes ({high}), got {nodes}")
+
+
+def _data_reference_names(doc: Document) -> Iterator[ConfigProblem]:
+    """One data reference name must mean one datastore path across the pipeline."""
+    seen: dict[str, tuple[str, Any, str]] = {}
+    for sid in doc.step_ids:
+        for path, name, target in _data_references(doc, sid):
+            if name in seen and seen[name][1] != target:
+                first = seen[name][0]
+                yield _problem(doc, path, f"data reference name '{name}' already names a different datastore path at {first}; use another name")
+            seen.setdefault(name, (path, target, sid))
+
+
+def _data_references(doc: Document, sid: str) -> Iterator[tuple[str, str, Any]]:
+    fields = doc.step(sid)
+    name, where = fields.get("input_datareference_name"), fields.get("input_datareference_path")
+    if isinstance(name, str) and isinstance(where, str):
+        yield f"{sid}.input_datareference_name", name, (doc.datastore_for(sid), where)
+    for key, spec in _dict(fields.get("inputs")).items():
+        if isinstance(spec, dict):
+            yield f"{sid}.inputs.{key}", key, (spec.get("datastore"), spec.get("path"))
+
+
+def _cycles(doc: Document) -> Iterator[ConfigProblem]:
+    graph: dict[str, set[str]] = {sid: set() for sid in doc.step_ids}
+    for sid in doc.step_ids:
+        fields = doc.step(sid)
+        for spec in _dict(fields.get("inputs")).values():
+            if isinstance(spec, str) and spec.split(".")[0] in graph and spec.split(".")[0] != sid:
+                graph[sid].add(spec.split(".")[0])
+        for dep in _list(fields.get("depends_on")):
+            if isinstance(dep, str) and dep in graph and dep != sid:
+                graph[sid].add(dep)
+        implied = doc.implied_input(sid)
+        if implied in graph:
+            graph[sid].add(implied)
+    try:
+        topological_order(graph, file=str(doc.file), file_order=doc.step_ids)
+    except ConfigError as exc:
+        yield from exc.problems
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

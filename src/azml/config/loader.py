@@ -1,0 +1,156 @@
+"""Loading ``pipeline_config.json``: read, schema-check, apply defaults, check meaning.
+
+:func:`load_config` reports every problem it finds in one :class:`ConfigError`,
+each with the file, the JSON path and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from azml.config.checks import Document, semantic_problems
+from azml.config.model import (
+    ORIGINAL_INPUT,
+    ComputeSpec,
+    DatastoreInput,
+    InputSpec,
+    PipelineConfig,
+    StepConfig,
+    StepOutputInput,
+)
+from azml.config.schema import RESERVED_KEYS, schema_problems
+from azml.errors import ConfigError, ConfigProblem
+
+
+def load_config(path: str | os.PathLike[str], *, base_dir: str | os.PathLike[str] | None = None) -> PipelineConfig:
+    """Load and validate a pipeline config.
+
+    Args:
+        path: the config file; relative to ``base_dir``.
+        base_dir: where relative paths resolve; the current directory by default,
+            as in the original project.
+
+    Raises:
+        ConfigError: with every problem found.
+    """
+    base = Path(base_dir or os.getcwd()).resolve()
+    file = (base / Path(path)).resolve() if not Path(path).is_absolute() else Path(path).resolve()
+    raw = read_json(file)
+    problems = schema_problems(raw, str(file))
+    doc = Document(raw, file, base)
+    problems += semantic_problems(doc)
+    if problems:
+        raise ConfigError(sorted(set(problems), key=_problem_order(raw)))
+    return _build(doc)
+
+
+def read_json(file: Path) -> dict[str, Any]:
+    """The JSON object in ``file``; ConfigError for a missing file, bad JSON or duplicate keys."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError.single(file, "", "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError.single(file, "", "expected a JSON file, found a directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError.single(file, "", f"cannot read the file ({exc.__class__.__name__}: {exc})") from None
+    duplicates: list[str] = []
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                duplicates.append(key)
+            result[key] = value
+        return result
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs_hook)
+    except json.JSONDecodeError as exc:
+        raise ConfigError.single(
+            file, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError.single(file, "", "expected a JSON object whose keys are step ids")
+    if duplicates:
+        raise ConfigError(
+            ConfigProblem(str(file), key, "key appears more than once; each key must be unique")
+            for key in dict.fromkeys(duplicates)
+        )
+    return data
+
+
+def _problem_order(raw: dict[str, Any]) -> Any:
+    keys = list(raw)
+
+    def key(problem: ConfigProblem) -> tuple[int, str, str, str]:
+        head = problem.path.split(".", 1)[0].split("[", 1)[0]
+        rank = keys.index(head) if head in keys else len(keys)
+        return (rank, problem.path, problem.file, problem.message)
+
+    return key
+
+
+def _build(doc: Document) -> PipelineConfig:
+    steps: dict[str, StepConfig] = {}
+    previous: StepConfig | None = None
+    for sid in doc.step_ids:
+        fields = doc.step(sid)
+        step = _build_step(doc, sid, fields, previous)
+        steps[sid] = step
+        previous = step
+    params = doc.raw.get("parameters", {})
+    return PipelineConfig(path=doc.file, base_dir=doc.base, steps=steps, parameters=dict(params))
+
+
+def _build_step(doc: Document, sid: str, f: dict[str, Any], previous: StepConfig | None) -> StepConfig:
+    inputs: dict[str, InputSpec] = {}
+    for name, spec in f.get("inputs", {}).items():
+        if isinstance(spec, str):
+            up, out = spec.split(".", 1)
+            inputs[name] = StepOutputInput(up, out)
+        else:
+            inputs[name] = DatastoreInput(spec["datastore"], spec["path"], spec.get("mode", "mount"), name)
+    original_input = None
+    if "input_datareference_path" in f:
+        inputs[ORIGINAL_INPUT] = DatastoreInput(
+            datastore=doc.datastore_for(sid),
+            path=f["input_datareference_path"],
+            mode="mount",
+            reference_name=f["input_datareference_name"],
+        )
+        original_input = ORIGINAL_INPUT
+    elif doc.is_original_form(sid) and previous is not None and previous.original_output:
+        inputs[ORIGINAL_INPUT] = StepOutputInput(previous.id, previous.original_output)
+        original_input = ORIGINAL_INPUT
+    outputs = list(f.get("outputs", []))
+    if "output" in f:
+        outputs.append(f["output"])
+    requirements = f.get("requirements")
+    compute = f.get("compute", {})
+    return StepConfig(
+        id=sid,
+        type=f["type"],
+        name=f["name"],
+        script=f["script"],
+        source_directory=doc.resolve(f["source_directory"]),
+        arguments=tuple(f.get("arguments", [])),
+        requirements=doc.resolve(requirements) if requirements else None,
+        base_image=f.get("base_image"),
+        node_count=f.get("node_count", 1),
+        processes_per_node=f.get("processes_per_node", 1),
+        inputs=inputs,
+        outputs=tuple(outputs),
+        depends_on=tuple(f.get("depends_on", [])),
+        environment_variables=dict(f.get("environment_variables", {})),
+        allow_reuse=f.get("allow_reuse", True),
+        compute=ComputeSpec(**compute),
+        original_input=original_input,
+        original_output=f.get("output"),
+    )
+
+
+__all__ = ["load_config", "read_json", "RESERVED_KEYS"]

@@ -1,0 +1,126 @@
+"""Typed, validated form of ``pipeline_config.json``.
+
+These dataclasses are what :func:`azml.config.load_config` returns once a file has
+passed the schema and the semantic checks; nothing downstream reads raw JSON.
+Paths are already resolved against the directory the command runs in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping, Union
+
+StepType = Literal["PythonScriptStep", "MpiStep"]
+InputMode = Literal["mount", "download"]
+ParamValue = Union[str, int, float, bool]
+
+#: Name of the input created from the original ``input_datareference_*`` keys,
+#: or from the previous step's ``output``; passed as ``--input_data``.
+ORIGINAL_INPUT = "input_data"
+#: Argument flags the original format appends.
+INPUT_FLAG = "--input_data"
+OUTPUT_FLAG = "--output"
+
+
+@dataclass(frozen=True)
+class ComputeSpec:
+    """Compute wanted by a step; ``None`` fields fall back to the settings."""
+
+    vm_size: str | None = None
+    min_nodes: int | None = None
+    max_nodes: int | None = None
+    priority: str | None = None  # "dedicated" or "lowpriority"
+    cluster_name: str | None = None
+
+    def merged_over(self, base: "ComputeSpec") -> "ComputeSpec":
+        """This spec with its unset fields taken from ``base``."""
+        return ComputeSpec(
+            vm_size=self.vm_size if self.vm_size is not None else base.vm_size,
+            min_nodes=self.min_nodes if self.min_nodes is not None else base.min_nodes,
+            max_nodes=self.max_nodes if self.max_nodes is not None else base.max_nodes,
+            priority=self.priority if self.priority is not None else base.priority,
+            cluster_name=(
+                self.cluster_name if self.cluster_name is not None else base.cluster_name
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class DatastoreInput:
+    """An input read from a datastore (an AzureML ``DataReference``).
+
+    Attributes:
+        datastore: the registered datastore's name.
+        path: the path on the datastore.
+        mode: ``mount`` or ``download``.
+        reference_name: the data reference name AzureML shows and uses in
+            ``AZUREML_DATAREFERENCE_<reference_name>``.
+    """
+
+    datastore: str
+    path: str
+    mode: InputMode = "mount"
+    reference_name: str = ""
+
+
+@dataclass(frozen=True)
+class StepOutputInput:
+    """An input bound to another step's output."""
+
+    step_id: str
+    output: str
+
+
+InputSpec = Union[DatastoreInput, StepOutputInput]
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """One validated step.
+
+    ``inputs`` and ``outputs`` include those implied by the original keys
+    (``input_datareference_*``, the previous step's ``output``, ``output``);
+    ``original_input`` / ``original_output`` say which of them the original
+    format appends as ``--input_data`` / ``--output``.
+    """
+
+    id: str
+    type: StepType
+    name: str
+    script: str
+    source_directory: Path
+    arguments: tuple[str, ...] = ()
+    requirements: Path | None = None
+    base_image: str | None = None
+    node_count: int = 1
+    processes_per_node: int = 1
+    inputs: Mapping[str, InputSpec] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    environment_variables: Mapping[str, str] = field(default_factory=dict)
+    allow_reuse: bool = True
+    compute: ComputeSpec = field(default_factory=ComputeSpec)
+    original_input: str | None = None
+    original_output: str | None = None
+
+    @property
+    def script_path(self) -> Path:
+        return self.source_directory / self.script
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A whole validated ``pipeline_config.json``.
+
+    Attributes:
+        path: the config file, resolved.
+        base_dir: the directory relative paths were resolved against.
+        steps: the steps, in file order, keyed by step id.
+        parameters: declared pipeline parameters and their defaults.
+    """
+
+    path: Path
+    base_dir: Path
+    steps: Mapping[str, StepConfig]
+    parameters: Mapping[str, ParamValue] = field(default_factory=dict)

@@ -1,0 +1,152 @@
+"""JSON Schema checking of ``pipeline_config.json``, with readable messages."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+from azml.errors import ConfigProblem
+
+SCHEMA_FILE = "pipeline_config.schema.json"
+RESERVED_KEYS = ("$schema", "parameters", "defaults")
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    """The shipped schema (draft 2020-12)."""
+    text = resources.files("azml.config").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def step_keys() -> tuple[str, ...]:
+    return tuple(load_schema()["$defs"]["stepFields"]["properties"])
+
+
+def schema_problems(document: Any, file: str) -> list[ConfigProblem]:
+    """Every schema violation in ``document`` as a problem with a JSON path."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(load_schema())
+    problems = []
+    for error in validator.iter_errors(document):
+        problems.extend(_describe(error, file))
+    return problems
+
+
+def dotted(parts: Iterable[Any]) -> str:
+    """``["step1", "arguments", 2]`` -> ``step1.arguments[2]``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a close match, else empty."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def describe_value(value: Any) -> str:
+    kind = _json_type(value)
+    if isinstance(value, (dict, list)):
+        return kind
+    text = json.dumps(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{kind} {text}"
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+}
+
+
+def _describe(error: Any, file: str) -> list[ConfigProblem]:
+    path = list(error.absolute_path)
+    where = dotted(path)
+    value = error.instance
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(value, dict):
+        allowed = list(error.schema.get("properties", {}))
+        extra = [k for k in value if k not in allowed]
+        return [
+            ConfigProblem(file, dotted([*path, key]),
+                          f"unknown key '{key}'{suggest(key, allowed)}; allowed: {', '.join(allowed)}")
+            for key in extra
+        ]
+    if kind == "propertyNames":
+        return [ConfigProblem(file, where, _property_name_message(error))]
+    if kind == "type":
+        wanted = error.validator_value
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        words = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
+        return [ConfigProblem(file, where, f"expected {words}, got {describe_value(value)}")]
+    if kind == "enum":
+        options = ", ".join(str(o) for o in error.validator_value)
+        hint = suggest(str(value), [str(o) for o in error.validator_value])
+        return [ConfigProblem(file, where, f"expected one of {options}, got {describe_value(value)}{hint}")]
+    if kind == "minimum":
+        return [ConfigProblem(file, where, f"expected an integer >= {error.validator_value}, got {describe_value(value)}")]
+    if kind == "minLength":
+        return [ConfigProblem(file, where, "expected a non-empty string")]
+    if kind == "pattern":
+        return [ConfigProblem(file, where, _pattern_message(path, value))]
+    if kind == "required":
+        return [ConfigProblem(file, where, error.message.replace("is a required property", "is required"))]
+    if kind == "oneOf":
+        return [ConfigProblem(file, where,
+                              "expected \"STEP_ID.OUTPUT_NAME\" or an object "
+                              "{\"datastore\": ..., \"path\": ..., \"mode\": \"mount\"|\"download\"}, "
+                              f"got {describe_value(value)}")]
+    return [ConfigProblem(file, where, error.message)]
+
+
+def _property_name_message(error: Any) -> str:
+    cause = error.context[0] if getattr(error, "context", None) else None
+    name = cause.instance if cause is not None else "?"
+    if not error.absolute_path:
+        hint = suggest(str(name), RESERVED_KEYS)
+        return (f"'{name}' is not a valid step id (letters, digits, '_' and '-', "
+                f"starting with a letter or '_'){hint}")
+    return f"'{name}' is not a valid name (letters, digits and '_', starting with a letter or '_')"
+
+
+def _pattern_message(path: list[Any], value: Any) -> str:
+    last = path[-1] if path else ""
+    if len(path) >= 3 and path[-2] == "inputs" or (len(path) >= 2 and path[-2] == "inputs"):
+        return f"expected \"STEP_ID.OUTPUT_NAME\", got {describe_value(value)}"
+    if last == "input_dataset_name" or last == "datastore":
+        return f"expected a datastore name (letters, digits and '_'), got {describe_value(value)}"
+    if last == "cluster_name":
+        return (f"expected a cluster name of 2 to 32 letters, digits and '-', starting "
+                f"with a letter, got {describe_value(value)}")
+    return (f"expected a name of letters, digits and '_' starting with a letter or '_', "
+            f"got {describe_value(value)}")
