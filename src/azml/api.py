@@ -1,0 +1,168 @@
+"""The library calls behind each CLI command: one call per command.
+
+Backends are imported inside the functions, so that ``validate`` and ``plan``
+load neither the local runner nor azureml.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+from azml.config import PipelineConfig, load_config
+from azml.errors import RunFailedError, RunNotFoundError
+from azml.plan import Plan, build_plan, parse_parameter_overrides
+from azml.settings import Settings, load_settings
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated config, the settings it runs under, and its plan."""
+
+    config: PipelineConfig
+    settings: Settings
+    plan: Plan
+
+
+def load(
+    config_path: str | os.PathLike[str],
+    *,
+    env_file: str | os.PathLike[str] | None = None,
+    params: Sequence[str] = (),
+) -> Loaded:
+    """Load settings and config, apply ``--param`` overrides, and plan."""
+    settings = load_settings(env_file)
+    config = load_config(config_path, base_dir=settings.base_dir)
+    values = parse_parameter_overrides(params, config)
+    plan = build_plan(config, parameter_values=values, compute_defaults=settings.compute_defaults())
+    return Loaded(config, settings, plan)
+
+
+def validate(config_path: str | os.PathLike[str], *, env_file: str | None = None) -> str:
+    """A one-line summary of a valid config; ConfigError otherwise."""
+    loaded = load(config_path, env_file=env_file)
+    steps = loaded.plan.steps.values()
+    mpi = sum(1 for s in steps if s.is_mpi)
+    edges = len(loaded.plan.edges())
+    return (
+        f"{loaded.config.path}: valid, {len(loaded.plan.steps)} step"
+        f"{'s' if len(loaded.plan.steps) != 1 else ''} ({mpi} MPI), {edges} dependenc"
+        f"{'ies' if edges != 1 else 'y'}, {len(loaded.plan.parameters)} parameter"
+        f"{'s' if len(loaded.plan.parameters) != 1 else ''}"
+    )
+
+
+def plan(
+    config_path: str | os.PathLike[str],
+    *,
+    env_file: str | None = None,
+    params: Sequence[str] = (),
+    target: str = "local",
+    as_json: bool = False,
+) -> str:
+    """The plan as text or JSON; ``target="azure"`` shows the SDK objects AzureML would get."""
+    loaded = load(config_path, env_file=env_file, params=params)
+    if target == "azure":
+        from azml.azure import describe_plan
+
+        return describe_plan(loaded.plan, loaded.settings, as_json=as_json)
+    from azml.report import format_plan, plan_json
+
+    return plan_json(loaded.plan) if as_json else format_plan(loaded.plan, loaded.settings)
+
+
+def run(
+    config_path: str | os.PathLike[str],
+    *,
+    env_file: str | None = None,
+    params: Sequence[str] = (),
+    experiment: str = "local",
+    reuse: bool = True,
+    max_parallel: int | None = None,
+    fail_fast: bool = False,
+    out: TextIO = sys.stderr,
+) -> Any:
+    """Run the pipeline locally; RunFailedError unless every step Completed or was Reused."""
+    from azml.local import run_plan
+
+    loaded = load(config_path, env_file=env_file, params=params)
+    result = run_plan(
+        loaded.plan,
+        loaded.settings,
+        experiment=experiment,
+        reuse=reuse,
+        max_parallel=max_parallel,
+        fail_fast=fail_fast,
+        out=out,
+    )
+    if result.status != "Completed":
+        failed = [s.id for s in result.steps if s.status == "Failed"]
+        raise RunFailedError(result.run_id, result.status, failed)
+    return result
+
+
+def submit(
+    config_path: str | os.PathLike[str],
+    *,
+    env_file: str | None = None,
+    params: Sequence[str] = (),
+    experiment: str = "DEV-train-pipeline",
+    ws_config: str | None = None,
+    wait: bool = False,
+    out: TextIO = sys.stdout,
+) -> Any:
+    """Build the AzureML pipeline and submit it; returns the run handle."""
+    from azml.train_pipeline.train_pipeline import TrainPipeline
+
+    pipeline = TrainPipeline(config_path, ws_config=ws_config, env_file=env_file, params=params)
+    pipeline.construct_pipeline()
+    return pipeline.run_pipeline(experiment_name=experiment, wait=wait, out=out)
+
+
+def status(run_id: str | None = None, *, env_file: str | None = None) -> Any:
+    """Local runs (newest first) or one run, as JSON-ready dicts."""
+    from azml.local import run_status
+
+    return run_status(load_settings(env_file), run_id)
+
+
+def logs(
+    run_id: str,
+    *,
+    step: str | None = None,
+    follow: bool = False,
+    env_file: str | None = None,
+    out: TextIO = sys.stdout,
+) -> None:
+    """Write a local run's logs (one step's, or all) to ``out``."""
+    from azml.local import stream_logs
+
+    stream_logs(load_settings(env_file), run_id, step=step, follow=follow, out=out)
+
+
+def cancel(
+    run_id: str,
+    *,
+    step_id: str | None = None,
+    env_file: str | None = None,
+    ws_config: str | None = None,
+    timeout: float = 300.0,
+) -> str:
+    """Cancel a run or one step run: local ids first, then AzureML. Returns a sentence."""
+    from azml.local import cancel_local
+
+    settings = load_settings(env_file)
+    try:
+        return cancel_local(settings, run_id, step_id=step_id)
+    except RunNotFoundError:
+        pass
+    from azml.azure import cancel_run
+
+    return cancel_run(settings, run_id, step_id=step_id, ws_config=ws_config, timeout=timeout)
+
+
+def resolve_path(path: str) -> Path:
+    return Path(path).expanduser().resolve()

@@ -1,0 +1,82 @@
+"""Human and JSON renderings of a plan (``azml plan``). Never shows a secret."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from azml.config.model import DatastoreInput
+from azml.plan import Plan, PlannedStep
+from azml.settings import REDACTED, Settings, is_secret
+
+
+def plan_json(plan: Plan) -> str:
+    """The plan as JSON, secret environment values redacted."""
+    data = plan.to_dict()
+    for step in data["steps"]:
+        step["environment_variables"] = _redacted_env(step["environment_variables"])
+    return json.dumps(data, indent=2)
+
+
+def format_plan(plan: Plan, settings: Settings) -> str:
+    """Steps in topological order with command lines, data and compute."""
+    params = ", ".join(f"{k}={v!r}" for k, v in plan.parameters.items()) or "none"
+    count = len(plan.steps)
+    lines = [f"Plan for {plan.config_path} ({count} step{'s' if count != 1 else ''}; parameters: {params})"]
+    for index, step in enumerate(plan.steps.values(), start=1):
+        lines.append("")
+        lines.extend(_step_lines(index, step, plan, settings))
+    return settings.redact("\n".join(lines))
+
+
+def _step_lines(index: int, step: PlannedStep, plan: Plan, settings: Settings) -> list[str]:
+    compute = step.compute
+    where = compute.cluster_name and f"cluster {compute.cluster_name}" or "run-based compute"
+    lines = [
+        f"{index}. {step.id} [{step.type}] \"{step.name}\"",
+        f"   script:   {_rel(step.source_directory / step.script)}",
+        f"   source:   {_rel(step.source_directory)}",
+        f"   command:  {' '.join(_quote(a) for a in step.command_line())}",
+        f"   inputs:   {_inputs(step, settings)}",
+        f"   outputs:  {', '.join(step.outputs) or 'none'}",
+        f"   after:    {', '.join(step.upstream) or 'nothing'}",
+        f"   compute:  {compute.vm_size}, {where}, {step.node_count} node(s) x "
+        f"{step.processes_per_node} process(es) = {step.process_count} rank(s)",
+        f"   image:    {step.base_image or 'default GPU image'}",
+        f"   requirements: {_rel(step.requirements) if step.requirements else 'none'}",
+    ]
+    if step.environment_variables:
+        env = _redacted_env(dict(step.environment_variables))
+        lines.append("   env:      " + ", ".join(f"{k}={v}" for k, v in env.items()))
+    if not step.allow_reuse:
+        lines.append("   reuse:    disabled")
+    return lines
+
+
+def _inputs(step: PlannedStep, settings: Settings) -> str:
+    if not step.inputs:
+        return "none"
+    parts = []
+    for name, spec in step.inputs.items():
+        if isinstance(spec, DatastoreInput):
+            local = settings.datastore_root / spec.datastore / spec.path
+            parts.append(f"{name} <- datastore {spec.datastore}:{spec.path} ({spec.mode}; locally {_rel(local)})")
+        else:
+            parts.append(f"{name} <- {spec.step_id}.{spec.output}")
+    return "; ".join(parts)
+
+
+def _redacted_env(env: dict[str, str]) -> dict[str, str]:
+    return {k: (REDACTED if is_secret(k) else v) for k, v in env.items()}
+
+
+def _rel(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _quote(text: str) -> str:
+    return f"'{text}'" if (not text or any(c.isspace() for c in text)) else text
