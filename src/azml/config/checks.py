@@ -28,7 +28,15 @@ class Document:
         self.base = base
         defaults = raw.get("defaults")
         self.defaults: dict[str, Any] = defaults if isinstance(defaults, dict) else {}
-        self.step_ids = [k for k, v in raw.items() if k not in RESERVED_KEYS and isinstance(v, dict)]
+        #: Top-level keys that look like a misspelled reserved key rather than a step.
+        self.misspelled = {
+            k for k, v in raw.items()
+            if k not in RESERVED_KEYS and suggest(k, RESERVED_KEYS) and not (isinstance(v, dict) and "type" in v)
+        }
+        self.step_ids = [
+            k for k, v in raw.items()
+            if k not in RESERVED_KEYS and k not in self.misspelled and isinstance(v, dict)
+        ]
 
     def step(self, sid: str) -> dict[str, Any]:
         """Fields of step ``sid`` with defaults applied."""
@@ -93,12 +101,8 @@ def _problem(doc: Document, path: str, message: str) -> ConfigProblem:
 
 
 def _top_level(doc: Document) -> Iterator[ConfigProblem]:
-    for key, value in doc.raw.items():
-        if key in RESERVED_KEYS:
-            continue
-        hint = suggest(key, RESERVED_KEYS)
-        if hint and not (isinstance(value, dict) and "type" in value):
-            yield _problem(doc, key, f"unknown key '{key}'{hint}")
+    for key in doc.misspelled:
+        yield _problem(doc, key, f"unknown key '{key}'{suggest(key, RESERVED_KEYS)}")
     if not doc.step_ids:
         yield _problem(doc, "", "expected at least one step (a top-level key whose value is a step object)")
 

@@ -39,8 +39,11 @@ def load_config(path: str | os.PathLike[str], *, base_dir: str | os.PathLike[str
     base = Path(base_dir or os.getcwd()).resolve()
     file = (base / Path(path)).resolve() if not Path(path).is_absolute() else Path(path).resolve()
     raw = read_json(file)
-    problems = schema_problems(raw, str(file))
     doc = Document(raw, file, base)
+    problems = [
+        p for p in schema_problems(raw, str(file))
+        if not any(p.path.startswith((f"{k}.", f"{k}[")) or p.path == k for k in doc.misspelled)
+    ]
     problems += semantic_problems(doc)
     if problems:
         raise ConfigError(sorted(set(problems), key=_problem_order(raw)))

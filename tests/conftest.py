@@ -1,0 +1,51 @@
+"""Shared fixtures: small project folders with real scripts, in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder (the cwd) with ``src/`` holding scripts a.py, b.py, c.py, d.py."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a", "b", "c", "d", "train"):
+        (src / f"{name}.py").write_text("print('hello')\n")
+    (src / "requirements.txt").write_text("numpy\n")
+    monkeypatch.chdir(tmp_path)
+    for var in list(os.environ):
+        if var.startswith(("AML_COMPUTE_", "BLOB_", "AZML_")):
+            monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def write_config(project: Path) -> Callable[[dict[str, Any]], Path]:
+    """Write a config dict as pipeline_config.json in the project; return its path."""
+
+    def write(doc: dict[str, Any], name: str = "pipeline_config.json") -> Path:
+        path = project / name
+        path.write_text(json.dumps(doc, indent=2))
+        return path
+
+    return write
+
+
+def step(script: str = "a.py", **fields: Any) -> dict[str, Any]:
+    """A minimal valid extended-form step."""
+    base: dict[str, Any] = {
+        "type": "PythonScriptStep",
+        "name": script.removesuffix(".py"),
+        "script": script,
+        "source_directory": "src",
+    }
+    base.update(fields)
+    return base

@@ -1,0 +1,102 @@
+"""The azml command: exit codes, one-line errors, plan output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from azml.cli import main
+from tests.conftest import REPO, step
+
+
+@pytest.fixture
+def original(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(REPO / "tests/fixtures/original", tmp_path / "p")
+    monkeypatch.chdir(tmp_path / "p")
+    return tmp_path / "p" / "pipeline_config.json"
+
+
+def test_validate_original_example(original: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "pipeline_config.json"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"{original}: valid, 1 step (1 MPI), 0 dependencies, 0 parameters"
+
+
+def test_plan_shows_input_data(original: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "pipeline_config.json"]) == 0
+    out = capsys.readouterr().out
+    assert ("command:  python train.py --splits splits --train_data_paths normalized_data/file.npy "
+            "--label_paths label.npy --input_data ${{inputs.input_data}}") in out
+    assert "datastore normalizeddataconditioned:normalized_data/ (mount" in out
+    assert "1 node(s) x 1 process(es)" in out and "image:    pytorch/pytorch" in out
+
+
+def test_plan_json_with_param(write_config, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config({"parameters": {"lr": 0.1},
+                         "a": step("a.py", outputs=[], arguments=["${{parameters.lr}}"],
+                                   environment_variables={"API_TOKEN": "t0ps3cret", "MODE": "x"})})
+    assert main(["plan", str(path), "--json", "--param", "lr=0.5"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["parameters"] == {"lr": 0.5}
+    assert data["steps"][0]["arguments"] == [{"kind": "parameter", "name": "lr"}]
+    assert data["steps"][0]["environment_variables"] == {"API_TOKEN": "***", "MODE": "x"}
+
+
+def test_plan_text_never_shows_secret(write_config, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config({"a": step("a.py", outputs=[], environment_variables={"API_TOKEN": "t0ps3cret"})})
+    assert main(["plan", str(path)]) == 0
+    assert "t0ps3cret" not in capsys.readouterr().out
+
+
+def test_bad_param_exits_2(write_config, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config({"parameters": {"lr": 0.1}, "a": step("a.py", outputs=[])})
+    assert main(["plan", str(path), "--param", "lr=fast"]) == 2
+    assert "parameters.lr: --param 'lr=fast': expected a number" in capsys.readouterr().err
+
+
+def test_unexpected_error_one_line_with_debug_hint(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("azml.api.validate", boom)
+    assert main(["validate", "x.json"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "azml validate: unexpected RuntimeError: disk on fire (rerun with --debug for the traceback)"
+    assert main(["validate", "x.json", "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "validate" in capsys.readouterr().err
+
+
+def test_console_script_and_module_agree(original: Path) -> None:
+    exe = Path(sys.executable).with_name("azml")
+    for cmd in ([str(exe)], [sys.executable, "-m", "azml"]):
+        proc = subprocess.run([*cmd, "validate", "pipeline_config.json"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert "valid, 1 step" in proc.stdout
+
+
+def test_validate_and_plan_import_no_azureml(original: Path) -> None:
+    code = ("import sys\nfrom azml.cli import main\n"
+            "assert main(['validate', 'pipeline_config.json']) == 0\n"
+            "assert main(['plan', 'pipeline_config.json']) == 0\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('azureml', 'torch', 'msrest'))\n"
+            "print('LOADED', bad)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "LOADED []" in proc.stdout
+
+
+def test_import_contracts_hold() -> None:
+    exe = Path(sys.executable).with_name("lint-imports")
+    proc = subprocess.run([str(exe), "--no-cache"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Contracts: 2 kept, 0 broken." in proc.stdout
