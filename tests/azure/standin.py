@@ -1,0 +1,447 @@
+"""A local stand-in for the part of the AzureML service the SDK talks to.
+
+Runs an ``http.server`` on 127.0.0.1 in a thread and answers the REST routes that
+azureml-core / azureml-pipeline-core (1.6x) call for: service discovery, the
+datastore service, the pipelines (AEVA) service, run history and snapshots.
+Every request is recorded in :attr:`StandIn.calls`, so tests assert on what the
+SDK sent. State is kept in memory; nothing is executed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import urlsplit, parse_qs
+
+SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
+RESOURCE_GROUP = "azml-rg"
+WORKSPACE = "azml-ws"
+WORKSPACE_ID = "5e1f0000-0000-4000-8000-00000000a2ed"
+
+
+@dataclass
+class Call:
+    """One request the SDK made."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    headers: dict[str, str] = field(repr=False, default_factory=dict)
+
+
+Route = tuple[str, "re.Pattern[str]", Callable[..., tuple[int, Any]]]
+
+
+class StandIn:
+    """The stand-in service; ``with StandIn() as svc:`` starts and stops it."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.unknown: list[Call] = []
+        self.state: dict[str, dict[str, Any]] = {
+            "datastores": {}, "datasources": {}, "modules": {}, "graphs": {},
+            "pipeline_runs": {}, "runs": {}, "datatypes": {},
+        }
+        self.lock = threading.Lock()
+        self.run_counter = 0
+        #: when True, canceled runs stay ``Canceling`` forever
+        self.cancel_sticks = False
+        self.routes: list[Route] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> "StandIn":
+        handler = _make_handler(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "StandIn":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.base_url}/discovery"
+
+    # -- run bookkeeping ---------------------------------------------------
+
+    def start_runs(self, pipeline_run: dict[str, Any], query: dict[str, list[str]]) -> None:
+        """Create the run-history records the service creates on submission.
+
+        The pipeline run starts ``Running``; each module node gets a step run,
+        ``Running`` when it has no upstream step, else ``Queued``.
+        """
+        experiment = pipeline_run.get("RunHistoryExperimentName") or "experiment"
+        runs = self.state["runs"]
+        runs[pipeline_run["Id"]] = self._run_dto(pipeline_run["Id"], experiment, "azureml.PipelineRun",
+                                                 "Running", pipeline_run.get("Description") or experiment)
+        graph = pipeline_run.get("Graph") or {}
+        targets = {e["DestinationInputPort"]["NodeId"] for e in graph.get("Edges") or []
+                   if e.get("SourceOutputPort", {}).get("NodeId") in
+                   {n["Id"] for n in graph.get("ModuleNodes") or []}}
+        for node in graph.get("ModuleNodes") or []:
+            step_id = _new_id()
+            status = "Queued" if node["Id"] in targets else "Running"
+            module = self.state["modules"].get(node.get("ModuleId"), {})
+            dto = self._run_dto(step_id, experiment, "azureml.StepRun", status, module.get("Name", node["Id"]),
+                                parent=pipeline_run["Id"])
+            dto["tags"] = {"azureml.nodeid": node["Id"], "azureml.pipeline": pipeline_run["Id"]}
+            dto["properties"]["azureml.moduleid"] = node.get("ModuleId", "")
+            runs[step_id] = dto
+
+    def _run_dto(self, run_id: str, experiment: str, run_type: str, status: str, name: str,
+                 parent: str | None = None) -> dict[str, Any]:
+        scope = (f"/execution/v1.0/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
+                 f"/providers/Microsoft.MachineLearningServices/workspaces/{WORKSPACE}")
+        self.run_counter += 1
+        return {
+            "runId": run_id, "runUuid": run_id, "runNumber": self.run_counter, "parentRunId": parent, "rootRunId": parent or run_id,
+            "experimentId": f"exp-{experiment}", "status": status, "runType": run_type, "name": name,
+            "displayName": name, "createdUtc": "2024-01-01T00:00:00Z", "target": "amlcompute",
+            "properties": {"azureml.runsource": run_type}, "tags": {},
+            "cancelUri": f"{self.base_url}{scope}/experiments/{experiment}/runId/{run_id}/cancel",
+            "experiment": experiment,
+        }
+
+    def observe(self, record: dict[str, Any]) -> str:
+        """The status a reader sees; a ``Canceling`` run becomes ``Canceled`` once seen.
+
+        With :attr:`cancel_sticks` set, a canceling run never finishes (to test timeouts).
+        """
+        status = record["status"]
+        if status == "Canceling" and not self.cancel_sticks:
+            record["status"] = "Canceled"
+        return status
+
+    def runs_of(self, parent: str) -> list[dict[str, Any]]:
+        return [r for r in self.state["runs"].values() if r.get("parentRunId") == parent]
+
+    # -- dispatch ----------------------------------------------------------
+
+    def handle(self, call: Call) -> tuple[int, Any]:
+        with self.lock:
+            self.calls.append(call)
+        for method, pattern, func in self.routes:
+            match = pattern.fullmatch(call.path)
+            if match and method == call.method:
+                with self.lock:
+                    return func(call, **match.groupdict())
+        with self.lock:
+            self.unknown.append(call)
+        return 404, {"error": {"code": "NotFound", "message": f"stand-in has no route {call.method} {call.path}"}}
+
+    def route(self, method: str, pattern: str) -> Callable[[Callable[..., tuple[int, Any]]], Callable[..., tuple[int, Any]]]:
+        def register(func: Callable[..., tuple[int, Any]]) -> Callable[..., tuple[int, Any]]:
+            self.routes.append((method, re.compile(pattern, re.IGNORECASE), func))
+            return func
+        return register
+
+    def calls_to(self, method: str, fragment: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and fragment.lower() in c.path.lower()]
+
+
+def _make_handler(service: StandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # keep test output clean
+            pass
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body: Any = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw
+            parts = urlsplit(self.path)
+            call = Call(self.command, parts.path, parse_qs(parts.query), body, dict(self.headers))
+            status, payload = service.handle(call)
+            data = b"" if payload is None else json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    return Handler
+
+
+# -- the routes ----------------------------------------------------------------
+
+_WS = (r"/(?P<svc>[\w-]+)/v\d\.\d/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
+       r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)")
+_DATA_TYPES = ("AnyFile", "AzureBlobReference", "AzureDataLakeReference", "AzureFilesReference",
+               "AzureSqlDatabaseReference", "AzurePostgresDatabaseReference",
+               "AzureDataLakeGen2Reference", "AzureMLDataset", "AzureMySqlDatabaseReference",
+               "DBFSReference", "AnyDirectory")
+TERMINAL = ("Completed", "Failed", "Canceled")
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _datastore_dto(name: str, account: str, container: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "dataStoreType": "AzureBlob",
+        "hasBeenValidated": True,
+        "azureStorageSection": {
+            "accountName": account, "containerName": container, "endpoint": "core.windows.net",
+            "protocol": "https", "credentialType": "None",
+        },
+    }
+
+
+def _module_view(entity: dict[str, Any]) -> dict[str, Any]:
+    """A module as GET returns it: the entity and the interface derived from it."""
+    si = entity.get("StructuredInterface") or {}
+
+    def params(key: str) -> list[dict[str, Any]]:
+        return [{"Name": p["Name"], "DefaultValue": p.get("DefaultValue"),
+                 "IsOptional": p.get("IsOptional", True)} for p in si.get(key) or []]
+
+    interface = {
+        "Parameters": params("Parameters"),
+        "MetadataParameters": params("MetadataParameters"),
+        "Ports": {
+            "Inputs": [{"Name": i["Name"], "DataTypesIds": i.get("DataTypeIdsList", []),
+                        "IsOptional": i.get("IsOptional", False)} for i in si.get("Inputs") or []],
+            "Outputs": [{"Name": o["Name"], "DataTypeId": o.get("DataTypeId")}
+                        for o in si.get("Outputs") or []],
+        },
+    }
+    return {"Data": entity, "Interface": interface}
+
+
+_AEVA_STATUS = {"Completed": "Finished"}
+
+
+def _pipeline_run_entity(run: dict[str, Any], status: str | None = None) -> dict[str, Any]:
+    code = _AEVA_STATUS.get(status or "", status) if status else (
+        "Running" if run.get("submitted") else "NotStarted")
+    return {"Id": run["Id"], "RunId": run["RunId"], "Description": run.get("Description"),
+            "RunHistoryExperimentName": run.get("RunHistoryExperimentName"),
+            "Status": {"StatusCode": code}}
+
+
+def install_routes(svc: StandIn) -> StandIn:
+    """Teach ``svc`` the routes the SDK uses; returns ``svc``."""
+    st = svc.state
+    st["datastores"]["workspaceblobstore"] = _datastore_dto("workspaceblobstore", "wsaccount", "azureml-blobstore")
+    for t in _DATA_TYPES:
+        st["datatypes"][t] = {"Id": t, "Name": t, "Description": t, "IsDirectory": t == "AnyDirectory"}
+
+    @svc.route("GET", r"/discovery")
+    def discovery(call: Call) -> tuple[int, Any]:
+        keys = ("api", "experimentation", "history", "hyperdrive", "modelmanagement", "studio")
+        return 200, {k: svc.base_url for k in keys}
+
+    @svc.route("GET", _WS + r"/DataTypes")
+    def data_types(call: Call, **_: str) -> tuple[int, Any]:
+        return 200, list(st["datatypes"].values())
+
+    @svc.route("GET", _WS + r"/default")
+    def default_datastore(call: Call, **_: str) -> tuple[int, Any]:
+        return 200, st["datastores"]["workspaceblobstore"]
+
+    @svc.route("GET", _WS + r"/datastores/(?P<name>[^/]+)")
+    def get_datastore(call: Call, name: str, **_: str) -> tuple[int, Any]:
+        if name in st["datastores"]:
+            return 200, st["datastores"][name]
+        return 404, {"error": {"code": "UserError", "message": f"datastore {name} not found"}}
+
+    @svc.route("POST", _WS + r"/datastores")
+    def create_datastore(call: Call, **_: str) -> tuple[int, Any]:
+        dto = call.body or {}
+        section = dto.get("azureStorageSection") or {}
+        name = dto["name"].lower()
+        st["datastores"][name] = _datastore_dto(name, section.get("accountName", ""), section.get("containerName", ""))
+        st["datastores"][name]["registered_with"] = sorted(k for k, v in section.items() if v)
+        return 200, None
+
+    @svc.route("GET", _WS + r"/experiments/(?P<name>[^/]+)")
+    def get_experiment(call: Call, name: str, **_: str) -> tuple[int, Any]:
+        return 200, {"experimentId": f"exp-{name}", "name": name}
+
+    @svc.route("POST", _WS + r"/experiments/(?P<name>[^/]+)")
+    def create_experiment(call: Call, name: str, **_: str) -> tuple[int, Any]:
+        return 200, {"experimentId": f"exp-{name}", "name": name}
+
+    @svc.route("GET", _WS + r"/snapshots/latest/metadata")
+    def latest_snapshot(call: Call, **_: str) -> tuple[int, Any]:
+        return 200, {"root": {}, "id": None}
+
+    @svc.route("POST", _WS + r"/snapshots/getblob")
+    def snapshot_blobs(call: Call, **_: str) -> tuple[int, Any]:
+        names = (call.body or {}).get("FileNames", [])
+        nodes = [{"fullName": n, "blobUri": f"{svc.base_url}/blobs/{uuid.uuid4().hex}/{n}"} for n in names]
+        return 200, {"fileNodes": nodes}
+
+    @svc.route("PUT", r"/blobs/.*")
+    def put_blob(call: Call) -> tuple[int, Any]:
+        return 201, None
+
+    @svc.route("POST", _WS + r"/snapshots/(?P<sid>[0-9a-f-]+)")
+    def create_snapshot(call: Call, sid: str, **_: str) -> tuple[int, Any]:
+        st.setdefault("snapshots", {})[sid] = call.body
+        return 200, {"id": sid}
+
+    @svc.route("GET", _WS + r"/Modules/Hash/(?P<digest>[^/]+)")
+    def module_by_hash(call: Call, digest: str, **_: str) -> tuple[int, Any]:
+        for module in st["modules"].values():
+            if module.get("IdentifierHash") == digest:
+                return 200, _module_view(module)
+        return 404, {"error": {"code": "NotFound", "message": "module not found"}}
+
+    @svc.route("POST", _WS + r"/Modules")
+    def create_module(call: Call, **_: str) -> tuple[int, Any]:
+        module = dict(call.body or {})
+        module["Id"] = _new_id()
+        module["UploadState"] = "Completed"
+        st["modules"][module["Id"]] = module
+        return 200, module
+
+    @svc.route("GET", _WS + r"/DataSources/Hash/(?P<digest>[^/]+)")
+    def datasource_by_hash(call: Call, digest: str, **_: str) -> tuple[int, Any]:
+        for source in st["datasources"].values():
+            if source.get("IdentifierHash") == digest:
+                return 200, source
+        return 404, {"error": {"code": "NotFound", "message": "data source not found"}}
+
+    @svc.route("POST", _WS + r"/DataSources")
+    def create_datasource(call: Call, **_: str) -> tuple[int, Any]:
+        source = dict(call.body or {})
+        source["Id"] = _new_id()
+        st["datasources"][source["Id"]] = source
+        return 200, source
+
+    @svc.route("GET", _WS + r"/Modules/(?P<mid>[0-9a-f-]{36})")
+    def get_module(call: Call, mid: str, **_: str) -> tuple[int, Any]:
+        if mid in st["modules"]:
+            return 200, _module_view(st["modules"][mid])
+        return 404, {"error": {"code": "NotFound", "message": "module not found"}}
+
+    @svc.route("GET", _WS + r"/DataSources/(?P<did>[0-9a-f-]{36})")
+    def get_datasource(call: Call, did: str, **_: str) -> tuple[int, Any]:
+        if did in st["datasources"]:
+            return 200, st["datasources"][did]
+        return 404, {"error": {"code": "NotFound", "message": "data source not found"}}
+
+    @svc.route("POST", _WS + r"/PipelineRuns/Unsubmitted/CreationInfoWithGraph")
+    def create_pipeline_run(call: Call, **_: str) -> tuple[int, Any]:
+        body = call.body or {}
+        run_id = _new_id()
+        info = body.get("CreationInfo") or {}
+        st["pipeline_runs"][run_id] = {
+            "Id": run_id, "RunId": run_id, "Description": info.get("Description"),
+            "ParameterAssignments": info.get("ParameterAssignments"), "Graph": body.get("Graph"),
+            "RunHistoryExperimentName": (call.query.get("experimentName") or [None])[0]
+            or info.get("RunHistoryExperimentName"),
+            "submitted": False,
+        }
+        return 200, _pipeline_run_entity(st["pipeline_runs"][run_id])
+
+    @svc.route("POST", _WS + r"/PipelineRuns/Submit/(?P<rid>[0-9a-f-]{36})")
+    def submit_pipeline_run(call: Call, rid: str, **_: str) -> tuple[int, Any]:
+        pipeline_run = st["pipeline_runs"].get(rid)
+        if pipeline_run is None:
+            return 404, {"error": {"code": "NotFound", "message": "pipeline run not found"}}
+        pipeline_run["submitted"] = True
+        svc.start_runs(pipeline_run, call.query)
+        return 200, _pipeline_run_entity(pipeline_run)
+
+    @svc.route("GET", _WS + r"/PipelineRuns/(?P<rid>[0-9a-f-]{36})")
+    def get_pipeline_run(call: Call, rid: str, **_: str) -> tuple[int, Any]:
+        pipeline_run = st["pipeline_runs"].get(rid)
+        if pipeline_run is None:
+            return 404, {"error": {"code": "NotFound", "message": "pipeline run not found"}}
+        record = st["runs"].get(rid)
+        status = svc.observe(record) if record else None
+        return 200, _pipeline_run_entity(pipeline_run, status)
+
+    @svc.route("POST", _WS + r"/PipelineRuns/(?P<rid>[0-9a-f-]{36})/Graph/Node/StatusCode")
+    def node_status(call: Call, rid: str, **_: str) -> tuple[int, Any]:
+        node_id = (call.body or [""])[-1]
+        for run in svc.runs_of(rid):
+            if run["tags"].get("azureml.nodeid") == node_id:
+                return 200, _AEVA_STATUS.get(run["status"], run["status"])
+        return 200, "NotStarted"
+
+    @svc.route("DELETE", _WS + r"/PipelineRuns/(?P<rid>[0-9a-f-]{36})/Execution")
+    def cancel_pipeline_run(call: Call, rid: str, **_: str) -> tuple[int, Any]:
+        if rid not in st["pipeline_runs"]:
+            return 404, {"error": {"code": "NotFound", "message": "pipeline run not found"}}
+        for record in [st["runs"][rid], *svc.runs_of(rid)]:
+            if record["status"] not in TERMINAL:
+                record["status"] = "Canceling"
+        return 200, None
+
+    @svc.route("POST", _WS + r"/experiments/(?P<exp>[^/]+)/runId/(?P<rid>[^/]+)/cancel")
+    def cancel_run(call: Call, exp: str, rid: str, **_: str) -> tuple[int, Any]:
+        record = st["runs"].get(rid)
+        if record is None:
+            return 404, {"error": {"code": "UserError", "message": f"Run {rid} not found"}}
+        if record["status"] not in TERMINAL:
+            record["status"] = "Canceling"
+        return 200, None
+
+    @svc.route("GET", _WS + r"/runs/(?P<rid>[^/]+)")
+    def get_workspace_run(call: Call, rid: str, **_: str) -> tuple[int, Any]:
+        run = st["runs"].get(rid)
+        if run is None:
+            return 404, {"error": {"code": "UserError", "message": f"Run {rid} not found"}}
+        svc.observe(run)
+        return 200, {k: v for k, v in run.items() if k != "experiment"}
+
+    @svc.route("GET", _WS + r"/experimentids/(?P<eid>[^/]+)")
+    def get_experiment_by_id(call: Call, eid: str, **_: str) -> tuple[int, Any]:
+        return 200, {"experimentId": eid, "name": eid.removeprefix("exp-")}
+
+    @svc.route("GET", _WS + r"/(?:experiments|experimentids)/(?P<exp>[^/]+)/runs/(?P<rid>[^/]+)/metricsingest/wait")
+    def metrics_wait(call: Call, exp: str, rid: str, **_: str) -> tuple[int, Any]:
+        return 200, {}
+
+    @svc.route("GET", _WS + r"/(?:experiments|experimentids)/(?P<exp>[^/]+)/runs/(?P<rid>[^/]+)/children")
+    def run_children(call: Call, exp: str, rid: str, **_: str) -> tuple[int, Any]:
+        children = []
+        for run in svc.runs_of(rid):
+            svc.observe(run)
+            children.append({k: v for k, v in run.items() if k != "experiment"})
+        return 200, {"value": children, "continuationToken": None}
+
+    @svc.route("GET", _WS + r"/(?:experiments|experimentids)/(?P<exp>[^/]+)/runs/(?P<rid>[^/]+)")
+    def get_run(call: Call, exp: str, rid: str, **_: str) -> tuple[int, Any]:
+        run = st["runs"].get(rid)
+        if run is None:
+            return 404, {"error": {"code": "UserError", "message": f"Run {rid} not found"}}
+        svc.observe(run)
+        return 200, {k: v for k, v in run.items() if k != "experiment"}
+
+    return svc
