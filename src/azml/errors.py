@@ -221,3 +221,18 @@ def exit_code_for(error: BaseException) -> int:
         if cls in EXIT_CODES:
             return EXIT_CODES[cls]  # type: ignore[index]
     return 1
+
+
+class StepNotFoundError(RunNotFoundError):
+    """A run exists but has no step with the given id, step run id or name."""
+
+    def __init__(self, run_id: str, step: str, known: Sequence[str] = ()) -> None:
+        super().__init__(run_id)
+        self.step = step
+        self.known = tuple(known)
+        listed = f" (its steps: {', '.join(self.known)})" if self.known else ""
+        self.message = f"run {run_id} has no step '{step}'{listed}"
+        self.args = (self.message,)
+
+
+EXIT_CODES[StepNotFoundError] = StepNotFoundError.exit_code
