@@ -1,0 +1,1 @@
+"""The azml benchmark harness: ``python benchmarks/run.py`` (see docs/benchmarks.md)."""

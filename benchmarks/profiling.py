@@ -1,0 +1,129 @@
+"""Profiles of azml where it misses a goal, summed up for RESULTS.md's notes.
+
+``azml run`` is profiled with cProfile (``python -m cProfile -m azml run ...``,
+main thread only); ``azml validate`` with ``python -X importtime`` as well, since
+its time is mostly imports. Only the orchestrator is profiled, never the steps.
+"""
+
+from __future__ import annotations
+
+import pstats
+from pathlib import Path
+from typing import Callable, Sequence
+
+from benchmarks.context import Context, Row
+from benchmarks.generators import chain, fan_out
+from benchmarks.orchestration import FANOUT_WIDTH, workspace_for_profile
+from benchmarks.startup import startup_config
+from benchmarks.timing import CaseError, run_command
+
+TOP = 6
+
+
+def profile_shortfalls(ctx: Context, rows: Sequence[Row]) -> list[str]:
+    """Profile every case whose goal was not met; return markdown lines of findings."""
+    lines: list[str] = []
+    done: set[str] = set()
+    for row in rows:
+        if row.goal_met() is not False or not row.key or row.key in done:
+            continue
+        done.add(row.key)
+        ctx.log(f"profiling: {row.case}")
+        try:
+            lines += PROFILERS[row.key.split(":")[0]](ctx, row.key)
+        except CaseError as exc:
+            lines += [f"- {row.case}: profiling failed: {exc}"]
+    return lines
+
+
+def _profile_run(ctx: Context, key: str) -> list[str]:
+    """cProfile of the ``azml run`` of a chain, re-run or fan-out case."""
+    kind, _, name = key.partition(":")
+    if kind == "fanout":
+        pipeline = fan_out(FANOUT_WIDTH, ctx.work_per_second)
+        extra = ["--no-reuse", "--max-parallel", "2"]
+    else:
+        steps = int(name.removeprefix("chain"))
+        pipeline = chain(steps, ctx.work_per_second if steps == 3 else 0)
+        extra = ["--no-reuse"] if kind == "chain" else []
+    root = workspace_for_profile(ctx, pipeline)
+    env = ctx.env(root)
+    if kind == "noop":
+        run_command([*ctx.tools.azml, "run", "pipeline_config.json"], cwd=root, env=env,
+                    label="azml run (before profiling the re-run)")
+    prof = root / "azml.prof"
+    argv = [ctx.tools.python, "-m", "cProfile", "-o", str(prof), "-m", "azml", "run",
+            "pipeline_config.json", *extra]
+    elapsed, _ = run_command(argv, cwd=root, env=env, label="cProfile azml run")
+    title = f"`azml run {' '.join(extra)}` on {pipeline.name}".replace("  ", " ")
+    return [f"- {title} under cProfile ({elapsed:.2f} s wall):", *summarize_profile(prof)]
+
+
+def summarize_profile(prof: Path, top: int = TOP) -> list[str]:
+    """The azml functions with most cumulative time, and the biggest self times overall."""
+    stats = pstats.Stats(str(prof))
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = max((ct for (_, _, _, ct, _) in entries.values()), default=0.0) or 1.0
+    rows = [(ct, tt, _where(key)) for key, (_, _, tt, ct, _) in entries.items()]
+    azml = sorted((r for r in rows if r[2].startswith("azml/") and r[0] < 0.9 * total),
+                  reverse=True)
+    own = sorted(rows, key=lambda r: r[1], reverse=True)
+    lines = ["  - most cumulative time in azml code: " + "; ".join(
+        f"`{where}` {ct:.3f} s" for ct, _, where in azml[:top])]
+    lines.append("  - most self time (any code): " + "; ".join(
+        f"`{where}` {tt:.3f} s" for _, tt, where in own[:top]))
+    return lines
+
+
+def _where(key: tuple[str, int, str]) -> str:
+    """``azml/local/run.py:42(run_step)`` or ``~:0(<built-in ...>)``, shortened."""
+    filename, line, func = key
+    if "/azml/" in filename:
+        filename = "azml/" + filename.rsplit("/azml/", 1)[1]
+    elif "/" in filename:
+        filename = "/".join(filename.split("/")[-2:])
+    return f"{filename}:{line}({func})"
+
+
+def _profile_validate(ctx: Context, key: str) -> list[str]:
+    """``-X importtime`` and cProfile of ``azml validate`` on the start-up config."""
+    folder = ctx.folder("profile-validate")
+    config, cwd, which = startup_config(ctx, folder)
+    env = ctx.env(folder)
+    _, proc = run_command([ctx.tools.python, "-X", "importtime", "-m", "azml", "validate",
+                           str(config)], cwd=cwd, env=env, label="importtime azml validate")
+    imports = summarize_importtime(proc.stderr)
+    prof = folder / "validate.prof"
+    elapsed, _ = run_command([ctx.tools.python, "-m", "cProfile", "-o", str(prof), "-m", "azml",
+                              "validate", str(config)], cwd=cwd, env=env,
+                             label="cProfile azml validate")
+    return [f"- `azml validate` on the {which}:", imports,
+            f"  - under cProfile ({elapsed:.2f} s wall):",
+            *["  " + line for line in summarize_profile(prof)]]
+
+
+def summarize_importtime(stderr: str, top: int = 8) -> str:
+    """The slowest top-level imports from ``-X importtime`` output, as one line."""
+    found: list[tuple[int, str]] = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        parts = line.split("|")
+        if len(parts) != 3:
+            continue
+        name = parts[2].rstrip()[1:]  # "| name", two more spaces per nesting level
+        depth = (len(name) - len(name.lstrip())) // 2
+        if depth == 0:
+            found.append((int(parts[1].strip()), name.strip()))
+    total = sum(us for us, _ in found)
+    found.sort(reverse=True)
+    shown = "; ".join(f"`{name}` {us / 1000:.0f} ms" for us, name in found[:top])
+    return f"  - imports take {total / 1000:.0f} ms in all; slowest top-level: {shown}"
+
+
+PROFILERS: dict[str, Callable[[Context, str], list[str]]] = {
+    "chain": _profile_run,
+    "noop": _profile_run,
+    "fanout": _profile_run,
+    "validate": _profile_validate,
+}

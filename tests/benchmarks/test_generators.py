@@ -1,0 +1,62 @@
+"""The benchmark generators: azml accepts every generated config, and the shell loop
+and dvc.yaml describe the same steps (no benchmark is run here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from azml import api
+from benchmarks import generators as g
+
+PIPELINES = [g.chain(20), g.chain(3, work=1000), g.fan_out(4, work=1000), g.chain(50)]
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES, ids=lambda p: p.name)
+def test_every_form_has_every_step(pipeline: g.Pipeline, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = g.write_workspace(pipeline, tmp_path / "ws", sys.executable)
+    monkeypatch.chdir(ws.root)  # the config's source_directory is relative, as users write it
+    edges = sum(len(s.upstream) for s in pipeline.steps)
+    summary = api.validate(ws.config)
+    assert f"valid, {len(pipeline.steps)} steps (0 MPI), {edges} dependenc" in summary
+    commands = [ln for ln in ws.shell_script.read_text().splitlines() if "src/step.py" in ln]
+    assert len(commands) == len(pipeline.steps) == ws.step_count
+    yaml = pytest.importorskip("yaml")
+    stages = yaml.safe_load(ws.dvc_yaml.read_text())["stages"]
+    assert list(stages) == [s.id for s in pipeline.steps]
+    for step in pipeline.steps:
+        assert stages[step.id]["outs"] == [f"out/{step.id}"]
+        assert stages[step.id]["deps"] == ["src/step.py", *(f"out/{u}" for u in step.upstream)]
+
+
+def test_fan_out_joins_every_branch() -> None:
+    pipeline = g.fan_out(4, work=7)
+    *branches, join = pipeline.steps
+    assert [b.upstream for b in branches] == [()] * 4 and all(b.work == 7 for b in branches)
+    assert join.upstream == ("w1", "w2", "w3", "w4") and join.work == 0
+
+
+def test_shell_loop_runs_the_chain_in_order(tmp_path: Path) -> None:
+    ws = g.write_workspace(g.chain(3), tmp_path, sys.executable)
+    subprocess.run(["bash", str(ws.shell_script)], check=True, timeout=60)
+    assert ws.trace.read_text().split() == ["s01", "s02", "s03"]
+    assert g.trace_count(ws) == 3
+    assert (tmp_path / "out" / "s03" / "value.txt").read_text() == "3"
+
+
+def test_mpi_config_is_one_valid_mpi_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / "train.py").write_text("")
+    config = tmp_path / "pipeline_config.json"
+    doc = g.mpi_config(demo, "bench", "prepared", ["TRAIN.END_EPOCH", "1"])
+    config.write_text(json.dumps(doc))
+    monkeypatch.chdir(tmp_path)
+    assert "valid, 1 step (1 MPI)" in api.validate(config)
+    assert doc["train"]["processes_per_node"] == 2
+    assert doc["train"]["arguments"][-2:] == ["TRAIN.END_EPOCH", "1"]
