@@ -223,16 +223,21 @@ def exit_code_for(error: BaseException) -> int:
     return 1
 
 
-class StepNotFoundError(RunNotFoundError):
-    """A run exists but has no step with the given id, step run id or name."""
+class StepNotFoundError(AzmlError):
+    """A run exists but has no step with the given id, step run id or name.
+
+    Not a RunNotFoundError: the run was found, so callers must not look for it
+    elsewhere (``azml cancel`` falls back to AzureML only for unknown runs).
+    """
+
+    exit_code = 3
 
     def __init__(self, run_id: str, step: str, known: Sequence[str] = ()) -> None:
-        super().__init__(run_id)
+        self.run_id = run_id
         self.step = step
         self.known = tuple(known)
         listed = f" (its steps: {', '.join(self.known)})" if self.known else ""
-        self.message = f"run {run_id} has no step '{step}'{listed}"
-        self.args = (self.message,)
+        super().__init__(f"run {run_id} has no step '{step}'{listed}")
 
 
 EXIT_CODES[StepNotFoundError] = StepNotFoundError.exit_code

@@ -1,9 +1,10 @@
 """Content digests of files and trees, remembered in a size-and-mtime index.
 
-A file is read and hashed only when its size, mtime or inode differ from what
-the index recorded, or when the record is "racy": taken less than
-:data:`RACY_NS` after the file's last modification, when a later same-size edit
-within the same clock tick could go unseen. A tree's content is its
+A file is read and hashed only when its size, mtime, ctime or inode differ from
+what the index recorded (ctime catches an edit whose mtime was put back, which
+``utime`` cannot fake), or when the record is "racy": taken less than
+:data:`RACY_NS` after the file's last change, when a later same-size edit within
+the same clock tick could go unseen. A tree's content is its
 *manifest*: relative path to file digest; the manifest's own digest stands for
 the whole tree in content keys, and the manifest is stored so that a later run
 can say which file changed.
@@ -33,6 +34,7 @@ class FileInfo:
     path: Path
     size: int
     mtime_ns: int
+    ctime_ns: int
     ino: int
 
 
@@ -66,7 +68,7 @@ def list_files(
     """
     if root.is_file():
         st = root.stat()
-        yield FileInfo("", root, st.st_size, st.st_mtime_ns, st.st_ino)
+        yield FileInfo("", root, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         return
     skipped = {str(p) for p in skip}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -83,7 +85,7 @@ def list_files(
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
-                yield FileInfo(rel, path, st.st_size, st.st_mtime_ns, st.st_ino)
+                yield FileInfo(rel, path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 class Hasher:
@@ -118,10 +120,11 @@ class Hasher:
         path = str(info.path)
         entry = known.get(path)
         if (entry is not None and entry.size == info.size and entry.mtime_ns == info.mtime_ns
-                and entry.ino == info.ino and entry.indexed_ns - entry.mtime_ns >= RACY_NS):
+                and entry.ctime_ns == info.ctime_ns and entry.ino == info.ino
+                and entry.indexed_ns - max(entry.mtime_ns, entry.ctime_ns) >= RACY_NS):
             return entry.digest
         digest = file_digest(info.path)
-        fresh = IndexEntry(info.size, info.mtime_ns, info.ino, digest, time.time_ns())
+        fresh = IndexEntry(info.size, info.mtime_ns, info.ctime_ns, info.ino, digest, time.time_ns())
         known[path] = fresh
         self.store.remember_file(path, fresh)
         return digest

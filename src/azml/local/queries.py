@@ -55,11 +55,20 @@ def run_status(settings: Settings, run_id: str | None = None) -> list[dict[str, 
         return []
     try:
         if run_id is None:
-            return [from_rows(r, store.steps(r["run_id"])).to_dict() for r in store.runs()]
+            return [_redacted(from_rows(r, store.steps(r["run_id"])).to_dict(), settings)
+                    for r in store.runs()]
         row = _run_row(store, run_id, settings)
-        return from_rows(row, store.steps(run_id)).to_dict()
+        return _redacted(from_rows(row, store.steps(run_id)).to_dict(), settings)
     finally:
         store.close()
+
+
+def _redacted(run: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The run with secret values masked in its free-text fields."""
+    run["reason"] = settings.redact(run["reason"])
+    for step in run["steps"]:
+        step["reason"] = settings.redact(step["reason"])
+    return run
 
 
 def find_step(steps: list[sqlite3.Row], run_id: str, wanted: str) -> sqlite3.Row:

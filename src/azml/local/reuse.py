@@ -125,6 +125,7 @@ def _input_reasons(
     old: Mapping[str, Any], new: Mapping[str, Any], manifest: Callable[[str], dict[str, str] | None]
 ) -> list[str]:
     reasons: list[str] = []
+    upstream: list[str] = []
     for name, spec in new.items():
         before = old.get(name)
         if before == spec:
@@ -133,7 +134,8 @@ def _input_reasons(
             reasons.append(f"input {name} added")
         elif "step" in spec:
             if before.get("step") == spec["step"] and before.get("output") == spec["output"]:
-                reasons.append(f"upstream changed: {spec['step']}")
+                if spec["step"] not in upstream:
+                    upstream.append(spec["step"])
             else:
                 reasons.append(f"input {name} changed")
         elif before.get("manifest") != spec.get("manifest") and before.get("path") == spec.get("path"):
@@ -147,6 +149,8 @@ def _input_reasons(
     for name in old:
         if name not in new:
             reasons.append(f"input {name} removed")
+    if upstream:
+        reasons.insert(0, f"upstream changed: {', '.join(upstream)}")
     return reasons
 
 

@@ -210,10 +210,11 @@ class LocalRunner:
             self.producer[step_id] = record.step_run_id
             outcome = Outcome("Completed", record.reason)
             detail = f"in {record.ended - (record.started or record.ended):.1f}s"
-        elif canceled or self._cancel_requested(step_id):
-            outcome = Outcome("Canceled", canceled or "canceled on request")
+        elif canceled:
+            outcome = Outcome("Canceled", canceled)
         else:
-            outcome = Outcome("Failed", _failure_reason(exit_code, Path(record.log or "")))
+            reason = _failure_reason(exit_code, Path(record.log or ""))
+            outcome = Outcome("Failed", self.settings.redact(reason))
         self._record(record, outcome, detail)
         return outcome
 
@@ -224,7 +225,7 @@ class LocalRunner:
                                    started=record.started, ended=record.ended, log=record.log,
                                    outputs=json.dumps(record.outputs),
                                    reused_from=record.reused_from)
-            record.status = "Reused"
+            record.status, record.reason = "Reused", outcome.reason
             self.display.event(record)
             return
         record.ended = time.time()
@@ -236,9 +237,9 @@ class LocalRunner:
         self.store.update_step(record.step_run_id, status="NotStarted", reason=reason)
         self.display.event(record)
 
-    def requests(self) -> tuple[bool, set[str]]:
+    def requests(self, force: bool = False) -> tuple[bool, set[str]]:
         now = time.monotonic()
-        if now < self._next_poll or not self.handles:
+        if not force and (now < self._next_poll or not self.handles):
             return False, set()
         self._next_poll = now + REQUEST_POLL_SECONDS
         self.store.flush()
@@ -326,10 +327,6 @@ class LocalRunner:
             else:
                 paths[name] = Path(self.records[spec.step_id].outputs[spec.output])
         return paths
-
-    def _cancel_requested(self, step_id: str) -> bool:
-        run, steps = self.store.cancel_flags(self.run_id)
-        return run or step_id in steps
 
 
 def _run_status(statuses: Any) -> str:

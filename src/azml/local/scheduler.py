@@ -49,7 +49,8 @@ class Hooks(Protocol):
 
     def blocked(self, step_id: str, reason: str) -> None: ...
 
-    def requests(self) -> tuple[bool, set[str]]: ...
+    def requests(self, force: bool = False) -> tuple[bool, set[str]]:
+        """Cancel requests: the whole run?, and which steps; may be throttled unless ``force``."""
 
     def tick(self) -> None: ...
 
@@ -102,8 +103,8 @@ class Scheduler:
             if self.running:
                 self.executor.wait(list(self.running.values()), self.wait_seconds)
 
-    def _handle_requests(self) -> None:
-        stop_run, steps = self.hooks.requests()
+    def _handle_requests(self, force: bool = False) -> None:
+        stop_run, steps = self.hooks.requests(force)
         if stop_run and not self.stopping:
             self._stop_everything("the run was canceled")
         for sid in steps - self.cancel:
@@ -121,6 +122,8 @@ class Scheduler:
             code = self.executor.poll(handle)
             if code is None:
                 continue
+            if code != 0 and sid not in self.cancel and not self.stopping:
+                self._handle_requests(force=True)  # was it stopped by a cancel request?
             del self.running[sid]
             canceled = "canceled on request" if sid in self.cancel else self.stopping
             outcome = self.hooks.finished(sid, handle, code, canceled)

@@ -42,8 +42,8 @@ CREATE INDEX IF NOT EXISTS step_runs_run ON step_runs(run_id);
 CREATE INDEX IF NOT EXISTS step_runs_key ON step_runs(content_key, status);
 CREATE INDEX IF NOT EXISTS step_runs_step ON step_runs(step_id);
 CREATE TABLE IF NOT EXISTS file_index(
-    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER, digest TEXT,
-    indexed_ns INTEGER) WITHOUT ROWID;
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER,
+    digest TEXT, indexed_ns INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS manifests(digest TEXT PRIMARY KEY, body TEXT) WITHOUT ROWID;
 """
 
@@ -60,6 +60,7 @@ class IndexEntry:
 
     size: int
     mtime_ns: int
+    ctime_ns: int
     ino: int
     digest: str
     indexed_ns: int
@@ -189,12 +190,13 @@ class Store:
         rows = self.conn.execute(
             "SELECT * FROM file_index WHERE path=? OR (path>=? AND path<?)",
             (root, root + "/", root + "0")).fetchall()
-        return {r["path"]: IndexEntry(r["size"], r["mtime_ns"], r["ino"], r["digest"], r["indexed_ns"])
-                for r in rows}
+        return {r["path"]: IndexEntry(r["size"], r["mtime_ns"], r["ctime_ns"], r["ino"], r["digest"],
+                                      r["indexed_ns"]) for r in rows}
 
     def remember_file(self, path: str, entry: IndexEntry) -> None:
-        self.defer("INSERT OR REPLACE INTO file_index VALUES(?,?,?,?,?,?)",
-                   (path, entry.size, entry.mtime_ns, entry.ino, entry.digest, entry.indexed_ns))
+        self.defer("INSERT OR REPLACE INTO file_index VALUES(?,?,?,?,?,?,?)",
+                   (path, entry.size, entry.mtime_ns, entry.ctime_ns, entry.ino, entry.digest,
+                    entry.indexed_ns))
 
     def save_manifest(self, digest: str, body: dict[str, str]) -> None:
         self.defer("INSERT OR IGNORE INTO manifests VALUES(?, ?)",

@@ -1,0 +1,64 @@
+"""The user-facing commands as subprocesses: two runs at once, logs, status, secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.conftest import Project
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "s3cr3t-value-from-dotenv"
+
+
+def test_two_concurrent_runs_share_one_store(proj: Project) -> None:
+    proj.copy("graph")
+    first = proj.spawn("run", "pipeline_config.json", "--no-reuse")
+    second = proj.spawn("run", "pipeline_config.json", "--no-reuse", "--param", "lr=0.3")
+    assert first.wait(timeout=60) == 0, first.stdout.read()
+    assert second.wait(timeout=60) == 0, second.stdout.read()
+    runs = proj.status()
+    assert len(runs) == 2 and {r["status"] for r in runs} == {"Completed"}
+    assert all(s["status"] == "Completed" for r in runs for s in r["steps"])
+    assert runs[0]["run_id"] != runs[1]["run_id"]
+
+
+def test_status_logs_and_exit_codes(proj: Project) -> None:
+    proj.copy("chain")
+    result = proj.cli("run", "pipeline_config.json")
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(proj.cli("status", "--json").stdout)
+    run_id = runs[0]["run_id"]
+    logs = proj.cli("logs", run_id, "--step", "train")
+    assert logs.returncode == 0 and logs.stdout.strip() == "trained with total 12"
+    by_name = proj.cli("logs", run_id, "--step", "evaluate model")
+    assert "evaluated weight=13" in by_name.stdout
+    everything = proj.cli("logs", run_id)
+    assert "=== prepare (prepare data) Completed ===" in everything.stdout
+    assert proj.cli("logs", run_id, "--step", "nope").returncode == 3
+    missing = proj.cli("status", "local_19700101T000000_000000")
+    assert missing.returncode == 3 and "no run with id" in missing.stderr
+    rerun = proj.cli("run", "pipeline_config.json", "--no-reuse", "--experiment", "nightly")
+    assert rerun.returncode == 0
+    assert json.loads(proj.cli("status", "--json").stdout)[0]["experiment"] == "nightly"
+
+
+def test_secrets_never_printed(proj: Project) -> None:
+    proj.copy("chain")
+    (proj.root / ".env").write_text(f"BLOB_ACCOUNT_KEY={SECRET}\n")
+    proj.script("src/train.py", "import os, sys\n"
+                "print('key seen by step:', os.environ.get('BLOB_ACCOUNT_KEY'))\n"
+                f"print('leaking {SECRET}')\n"
+                "sys.exit(1)\n")
+    result = proj.cli("run", "pipeline_config.json")
+    assert result.returncode == 1
+    assert SECRET not in result.stdout + result.stderr
+    assert "leaking ***" in result.stderr
+    run_id = json.loads(proj.cli("status", "--json").stdout)[0]["run_id"]
+    logs = proj.cli("logs", run_id, "--step", "train")
+    assert SECRET not in logs.stdout and "leaking ***" in logs.stdout
+    assert "key seen by step: None" in logs.stdout
+    assert SECRET not in proj.cli("status", run_id, "--json").stdout
+    assert SECRET not in (proj.home / "azml.db").read_bytes().decode("latin1")

@@ -1,0 +1,101 @@
+"""MpiSteps through a real launcher: ranks, sizes, simulated nodes, failures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from azml.local import procs
+from tests.e2e.conftest import Project, leftover
+
+pytestmark = [pytest.mark.e2e, pytest.mark.mpi]
+
+needs_mpirun = pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun (Open MPI) not on PATH")
+LOOPBACK = procs.loopback_works()
+
+
+def _ranks(run, step: str) -> dict[int, dict]:
+    folder = Path(run.step(step).outputs["ranks"])
+    return {int(p.stem.split("-")[1]): json.loads(p.read_text()) for p in folder.glob("rank-*.json")}
+
+
+@needs_mpirun
+def test_two_ranks_report_rank_and_size(proj: Project) -> None:
+    config = json.loads((Path(__file__).parents[1] / "fixtures/local/mpi/pipeline_config.json").read_text())
+    proj.copy("mpi")
+    del config["nodes"]
+    proj.write_config(config)
+    run = proj.run()
+    if not LOOPBACK:
+        assert run.step("ranks").status == "Failed"
+        assert "loopback" in run.step("ranks").reason
+        return
+    assert run.status == "Completed", proj.outputs[-1]
+    ranks = _ranks(run, "ranks")
+    assert sorted(ranks) == [0, 1]
+    for rank, seen in ranks.items():
+        assert seen["size"] == 2
+        assert seen["env"]["OMPI_COMM_WORLD_LOCAL_RANK"] == str(rank)
+        assert seen["env"]["AZ_BATCHAI_MPI_MASTER_NODE"] == "127.0.0.1"
+        assert "AZ_BATCH_MASTER_NODE" not in seen["env"]
+        assert seen["env"]["AZUREML_RUN_ID"] == run.step("ranks").step_run_id
+    log = Path(run.step("ranks").log).read_text()
+    assert "[rank 0] rank 0 of 2" in log and "[rank 1] rank 1 of 2" in log
+    assert (Path(run.step("ranks").log).parent / "rank.1.log").read_text() == "rank 1 of 2\n"
+
+
+@needs_mpirun
+@pytest.mark.skipif(not LOOPBACK, reason="mpirun needs the loopback interface up")
+def test_two_simulated_nodes_get_local_ranks_per_node(proj: Project) -> None:
+    proj.copy("mpi")
+    run = proj.run()
+    assert run.status == "Completed", proj.outputs[-1]
+    ranks = _ranks(run, "nodes")
+    assert sorted(ranks) == [0, 1, 2, 3]
+    for rank, seen in ranks.items():
+        env = seen["env"]
+        assert env["OMPI_COMM_WORLD_SIZE"] == "4"
+        assert env["OMPI_COMM_WORLD_LOCAL_RANK"] == str(rank % 2)
+        assert env["OMPI_COMM_WORLD_LOCAL_SIZE"] == "2"
+        assert env["AZ_BATCH_MASTER_NODE"].startswith("127.0.0.1:")
+        assert "AZ_BATCHAI_MPI_MASTER_NODE" not in env
+
+
+@needs_mpirun
+@pytest.mark.skipif(not LOOPBACK, reason="mpirun needs the loopback interface up")
+def test_one_failing_rank_fails_the_step_and_stops_the_others(proj: Project) -> None:
+    proj.copy("mpi")
+    proj.write_config({"ranks": {
+        "type": "MpiStep", "name": "failing ranks", "script": "report.py", "source_directory": "src/",
+        "processes_per_node": 3, "outputs": ["ranks"],
+        "arguments": ["--out", "${{outputs.ranks}}", "--fail_rank", "1", "--sleep", "60"]}})
+    started = time.monotonic()
+    run = proj.run()
+    assert time.monotonic() - started < 30
+    step = run.step("ranks")
+    assert step.status == "Failed" and step.outputs == {}
+    assert "rank 1 fails on purpose" in Path(step.log).read_text()
+    assert leftover(step.step_run_id) == []
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+@pytest.mark.skipif(not LOOPBACK, reason="torchrun needs the loopback interface up")
+def test_torchrun_fallback_sets_both_naming_schemes(proj: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZML_MPI_LAUNCHER", "torchrun")
+    proj.copy("mpi")
+    run = proj.run()
+    assert run.status == "Completed", proj.outputs[-1]
+    ranks = _ranks(run, "nodes")
+    assert sorted(ranks) == [0, 1, 2, 3]
+    for rank, seen in ranks.items():
+        env = seen["env"]
+        assert env["RANK"] == env["OMPI_COMM_WORLD_RANK"] == str(rank)
+        assert env["WORLD_SIZE"] == env["OMPI_COMM_WORLD_SIZE"] == "4"
+        assert env["LOCAL_RANK"] == env["OMPI_COMM_WORLD_LOCAL_RANK"] == str(rank % 2)
+        assert env["MASTER_ADDR"] and env["MASTER_PORT"]
+    assert "[rank 3] rank 3 of 4" in Path(run.step("nodes").log).read_text()
