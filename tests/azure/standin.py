@@ -391,7 +391,8 @@ def install_routes(svc: StandIn) -> StandIn:
         node_id = (call.body or [""])[-1]
         for run in svc.runs_of(rid):
             if run["tags"].get("azureml.nodeid") == node_id:
-                return 200, _AEVA_STATUS.get(run["status"], run["status"])
+                status = svc.observe(run)
+                return 200, _AEVA_STATUS.get(status, status)
         return 200, "NotStarted"
 
     @svc.route("DELETE", _WS + r"/PipelineRuns/(?P<rid>[0-9a-f-]{36})/Execution")
@@ -411,6 +412,14 @@ def install_routes(svc: StandIn) -> StandIn:
         if record["status"] not in TERMINAL:
             record["status"] = "Canceling"
         return 200, None
+
+    @svc.route("PATCH", _WS + r"/(?:experiments|experimentids)/(?P<exp>[^/]+)/runs/(?P<rid>[^/]+)")
+    def patch_run(call: Call, exp: str, rid: str, **_: str) -> tuple[int, Any]:
+        run = st["runs"].get(rid)
+        if run is None:
+            return 404, {"error": {"code": "UserError", "message": f"Run {rid} not found"}}
+        run["tags"].update((call.body or {}).get("tags") or {})
+        return 200, {k: v for k, v in run.items() if k != "experiment"}
 
     @svc.route("GET", _WS + r"/runs/(?P<rid>[^/]+)")
     def get_workspace_run(call: Call, rid: str, **_: str) -> tuple[int, Any]:

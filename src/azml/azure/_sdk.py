@@ -39,3 +39,24 @@ def quiet_stdout() -> Iterator[None]:
     """Swallow what the SDK prints to stdout (its deprecation banners)."""
     with contextlib.redirect_stdout(io.StringIO()):
         yield
+
+
+def error_text(exc: BaseException, limit: int = 300) -> str:
+    """One line describing an SDK exception (some SDK exceptions fail in ``str()``)."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        try:
+            text = str(current)
+        except Exception:
+            text = ""
+        if not text:
+            text = str(getattr(current, "message", "") or "")
+        if text and text not in parts:
+            parts.append(text)
+        inner = getattr(current, "inner_exception", None)
+        current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
+    line = " ".join(" ".join(parts).split()) or type(exc).__name__
+    return line[:limit]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, TextIO
 
-from azml.azure._sdk import require_sdk
+from azml.azure._sdk import error_text, require_sdk
 from azml.config.model import ComputeSpec
 from azml.errors import AzureServiceError, SettingsError
 from azml.settings import Settings
@@ -83,11 +83,10 @@ def ensure_cluster(workspace: Any, spec: ComputeSpec, node_count: int, out: Text
 
 
 def _is_not_found(exc: Exception) -> bool:
-    text = str(exc).lower()
+    text = error_text(exc, 2000).lower()
     status = getattr(getattr(exc, "response", None), "status_code", None)
     return status == 404 or "not found" in text or "notfound" in text or "404" in text
 
 
 def _first_line(exc: Exception) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]
+    return error_text(exc)

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any, Callable, Mapping, TextIO
 
-from azml.azure._sdk import quiet_stdout, require_sdk
+from azml.azure._sdk import error_text, quiet_stdout, require_sdk
 from azml.errors import AzureServiceError, RunNotFoundError
 from azml.settings import Settings
 
@@ -140,10 +140,10 @@ def _get_run(workspace: Any, run_id: str, where: str) -> Any:
     try:
         return Run.get(workspace, run_id)
     except Exception as exc:
-        text = " ".join(str(exc).split())
+        text = error_text(exc)
         if "not found" in text.lower() or "404" in text or "NotFound" in text:
             raise RunNotFoundError(run_id, where) from None
-        raise AzureServiceError(f"looking up run {run_id}", text[:300]) from None
+        raise AzureServiceError(f"looking up run {run_id}", text) from None
 
 
 def _cancel_and_wait(run: Any, label: str, timeout: float, poll: float,
@@ -154,7 +154,7 @@ def _cancel_and_wait(run: Any, label: str, timeout: float, poll: float,
     try:
         run.cancel()
     except Exception as exc:
-        raise AzureServiceError(f"cancelling {label}", " ".join(str(exc).split())[:300]) from None
+        raise AzureServiceError(f"cancelling {label}", error_text(exc)) from None
     deadline = clock() + timeout
     while True:
         status = run.get_status()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from azml.azure._sdk import CLOUD, require_sdk
+from azml.azure._sdk import CLOUD, error_text, require_sdk
 from azml.errors import AzmlError, SettingsError
 from azml.settings import Settings
 
@@ -183,7 +183,7 @@ def _workspace_from_discovery(config: WorkspaceConfig, credentials: Any, discove
 
 def _connection_error(config: WorkspaceConfig, mode: str, exc: Exception,
                       settings: Settings) -> SettingsError:
-    text = settings.redact(" ".join(str(exc).split()))
+    text = settings.redact(error_text(exc, 2000))
     name = type(exc).__name__
     where = f"workspace '{config.workspace_name}' (from {config.path})"
     if "Authentication" in name or "credential" in text.lower() or "AADSTS" in text:
