@@ -131,8 +131,10 @@ def case_env(tools: Tools, folder: Path) -> dict[str, str]:
 
     azml gets its own ``AZML_HOME`` and datastore root under ``folder``; DVC its own
     site cache and no analytics; Open MPI may run as root (as on CI machines).
+    ``PYTHONDONTWRITEBYTECODE`` is dropped: Python caches bytecode, as it does by default.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED_PREFIXES)}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(CLEARED_PREFIXES) and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({
         "PATH": os.pathsep.join([str(Path(tools.python).parent), env.get("PATH", "")]),
         "AZML_HOME": str(folder / ".azml"),

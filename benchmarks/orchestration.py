@@ -28,6 +28,8 @@ def _argv(ctx: Context, tool: str, ws: Workspace, extra: Sequence[str]) -> list[
     if tool == "dvc":
         assert ctx.tools.dvc is not None
         return [ctx.tools.dvc, "repro", *extra]
+    if tool == "shell-parallel":
+        return ["bash", ws.parallel_script.name]
     return ["bash", ws.shell_script.name]
 
 
@@ -139,14 +141,32 @@ def section_fanout(ctx: Context, pending: Outcome | None) -> list[Row]:
     outcomes = measure(ctx.slow_reps, {
         "azml2": azml(2),
         "azml1": azml(1),
+        "floor": fresh_runner(ctx, pipeline, "shell-parallel", [], "parallel shell floor"),
         "dvc": _dvc(ctx, fresh_runner(ctx, pipeline, "dvc", ["-f"], "dvc repro -f")),
     })
     label = "azml run --no-reuse --max-parallel 2"
     return [
         Row(title, case, label, outcomes["azml2"], "azml --max-parallel 1", outcomes["azml1"],
             FANOUT_GOAL, key="fanout"),
+        Row(title, case, label, outcomes["azml2"], "bash, 2 steps at a time (floor)",
+            outcomes["floor"]),
         Row(title, case, label, outcomes["azml2"], "dvc repro -f (sequential)", outcomes["dvc"]),
     ]
+
+
+def warm_up(ctx: Context) -> None:
+    """One untimed ``azml validate`` and ``azml run`` of a 1-step chain.
+
+    They compile azml's bytecode and fill the file cache, so no case pays for that.
+    A failure here is ignored: the cases themselves report it.
+    """
+    ws = write_workspace(chain(1), ctx.folder("warm-up"), ctx.tools.python)
+    for args in (["validate", ws.config.name], ["run", ws.config.name]):
+        try:
+            run_command([*ctx.tools.azml, *args], cwd=ws.root, env=ctx.env(ws.root),
+                        label="warm-up")
+        except CaseError:
+            return
 
 
 def local_backend_pending(ctx: Context) -> Outcome | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import shutil
 import sys
 import time
@@ -30,7 +31,7 @@ from benchmarks.environment import (BENCH_DIR, REPO, azml_works, cpu_snapshot,  
                                     ensure_dvc, find_tools, interference, machine)
 from benchmarks.mpi import section_mpi  # noqa: E402
 from benchmarks.orchestration import (local_backend_pending, section_chain,  # noqa: E402
-                                      section_fanout, section_noop)
+                                      section_fanout, section_noop, warm_up)
 from benchmarks.profiling import profile_shortfalls  # noqa: E402
 from benchmarks.report import render  # noqa: E402
 from benchmarks.startup import section_startup  # noqa: E402
@@ -124,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                   work_per_second=calibrate(tools, work), log=log)
     ctx.notes.append(f"About 1 s of CPU work = {ctx.work_per_second:,} iterations of the step "
                      "script's busy loop, calibrated at the start of this run.")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        ctx.notes.append("This shell had PYTHONDONTWRITEBYTECODE set; the harness clears it, "
+                         "so commands use cached bytecode as in a default Python set-up.")
+    warm_up(ctx)
     if tools.dvc_install_seconds is not None:
         ctx.notes.append(f"DVC was installed into benchmarks/.venv-dvc by this run "
                          f"({tools.dvc_install_seconds:.0f} s, not counted in any case).")

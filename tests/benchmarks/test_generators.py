@@ -24,8 +24,9 @@ def test_every_form_has_every_step(pipeline: g.Pipeline, tmp_path: Path,
     edges = sum(len(s.upstream) for s in pipeline.steps)
     summary = api.validate(ws.config)
     assert f"valid, {len(pipeline.steps)} steps (0 MPI), {edges} dependenc" in summary
-    commands = [ln for ln in ws.shell_script.read_text().splitlines() if "src/step.py" in ln]
-    assert len(commands) == len(pipeline.steps) == ws.step_count
+    for script in (ws.shell_script, ws.parallel_script):
+        commands = [ln for ln in script.read_text().splitlines() if "src/step.py" in ln]
+        assert len(commands) == len(pipeline.steps) == ws.step_count
     yaml = pytest.importorskip("yaml")
     stages = yaml.safe_load(ws.dvc_yaml.read_text())["stages"]
     assert list(stages) == [s.id for s in pipeline.steps]
@@ -60,3 +61,12 @@ def test_mpi_config_is_one_valid_mpi_step(tmp_path: Path, monkeypatch: pytest.Mo
     assert "valid, 1 step (1 MPI)" in api.validate(config)
     assert doc["train"]["processes_per_node"] == 2
     assert doc["train"]["arguments"][-2:] == ["TRAIN.END_EPOCH", "1"]
+
+
+def test_parallel_floor_batches_independent_steps(tmp_path: Path) -> None:
+    ws = g.write_workspace(g.fan_out(4, work=0), tmp_path, sys.executable)
+    text = ws.parallel_script.read_text()
+    assert text.count("wait $p0; wait $p1") == 2 and text.rstrip().endswith("wait $p0")
+    subprocess.run(["bash", str(ws.parallel_script)], check=True, timeout=60)
+    assert sorted(ws.trace.read_text().split()) == ["join", "w1", "w2", "w3", "w4"]
+    assert (tmp_path / "out" / "join" / "value.txt").read_text() == "5"
