@@ -14,15 +14,15 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from azml.api import load
-from azml.local import LocalRun, run_plan, run_status
-from azml.local import procs
+from azml.local import LocalRun, procs, run_plan, run_status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "local"
 
@@ -68,7 +68,7 @@ class Project:
 
     def cli(self, *args: str, timeout: float = 60, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "azml", *args], cwd=self.root, env=self.env,
-                              capture_output=True, text=True, timeout=timeout, **kwargs)
+                              capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen([sys.executable, "-m", "azml", *args], cwd=self.root, env=self.env,

@@ -3,6 +3,7 @@ and a failed step's outputs are never published."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,6 @@ def test_fail_fast_stops_the_independent_branch(proj: Project) -> None:
 def test_api_run_raises_run_failed_error_naming_the_failed_step(proj: Project) -> None:
     _graph(proj)
     with pytest.raises(RunFailedError) as info:
-        api_run("pipeline_config.json", out=open("/dev/null", "w"))
+        api_run("pipeline_config.json", out=io.StringIO())
     assert info.value.failed_steps == ("bad",)
     assert info.value.status == "Failed"

@@ -1,0 +1,96 @@
+"""Choosing and building a step's command line; the per-rank shim."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from azml.errors import LaunchError
+from azml.local import launch, procs
+from azml.local.rankshim import rank_variables
+from tests.local.conftest import step
+
+
+@pytest.fixture
+def mpi_plan(make_plan):
+    return make_plan({
+        "one": step(type="MpiStep", script="a.py", processes_per_node=2, inputs={},
+                    arguments=["--x", "1"]),
+        "two": step(type="MpiStep", script="b.py", node_count=2, processes_per_node=3, inputs={}),
+        "py": step(script="c.py", inputs={}),
+    })
+
+
+def test_python_step_uses_this_interpreter(mpi_plan) -> None:
+    command = launch.step_command(mpi_plan.steps["py"], ["--a"], {}, Path("/tmp"))
+    assert command.argv == [sys.executable, "c.py", "--a"] and command.launcher == "python"
+
+
+def test_mpirun_command(mpi_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "mpirun"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(procs, "loopback_works", lambda: True)
+    env = {"PATH": str(tmp_path)}
+    one = launch.step_command(mpi_plan.steps["one"], ["--x", "1"], env, tmp_path)
+    assert one.launcher == "mpirun" and one.argv[0] == str(fake)
+    tail = one.argv[one.argv.index("-np"):]
+    assert tail == ["-np", "2", sys.executable, "a.py", "--x", "1"]
+    assert {"--oversubscribe", "--tag-output"} <= set(one.argv)
+    two = launch.step_command(mpi_plan.steps["two"], [], env, tmp_path)
+    tail = two.argv[two.argv.index("-np"):]
+    assert tail == ["-np", "6", sys.executable, str(launch.SHIM), "--ppn", "3", "--", "b.py"]
+
+
+def test_torchrun_when_mpirun_is_missing(mpi_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(procs, "loopback_works", lambda: True)
+    monkeypatch.setattr(launch.importlib.util, "find_spec", lambda name: object())
+    command = launch.step_command(mpi_plan.steps["one"], [], {"PATH": str(tmp_path)}, tmp_path)
+    assert command.launcher == "torchrun"
+    assert command.argv[:3] == [sys.executable, "-m", "torch.distributed.run"]
+    assert command.argv[-5:] == [str(launch.SHIM), "--ppn", "2", "--", "a.py"]
+
+
+def test_no_launcher_is_a_clear_error(mpi_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(launch.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(LaunchError, match="mpirun .* is not on PATH and torch is not installed"):
+        launch.step_command(mpi_plan.steps["one"], [], {"PATH": str(tmp_path)}, tmp_path)
+    with pytest.raises(LaunchError, match="AZML_MPI_LAUNCHER=mpirun but mpirun is not on PATH"):
+        launch.choose_launcher("one", {"PATH": str(tmp_path), "AZML_MPI_LAUNCHER": "mpirun"})
+    with pytest.raises(LaunchError, match="not a known launcher"):
+        launch.choose_launcher("one", {"AZML_MPI_LAUNCHER": "srun"})
+
+
+def test_loopback_down_is_a_clear_error(mpi_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(procs, "loopback_works", lambda: False)
+    monkeypatch.setattr(launch.importlib.util, "find_spec", lambda name: object())
+    with pytest.raises(LaunchError, match="loopback"):
+        launch.step_command(mpi_plan.steps["one"], [], {"PATH": str(tmp_path)}, tmp_path)
+
+
+def test_rank_variables_per_simulated_node() -> None:
+    mpi = rank_variables({"OMPI_COMM_WORLD_RANK": "4", "OMPI_COMM_WORLD_SIZE": "6"}, 3)
+    assert mpi == {"OMPI_COMM_WORLD_RANK": "4", "OMPI_COMM_WORLD_SIZE": "6",
+                   "OMPI_COMM_WORLD_LOCAL_RANK": "1", "OMPI_COMM_WORLD_LOCAL_SIZE": "3"}
+    torch = rank_variables({"RANK": "5", "WORLD_SIZE": "6", "LOCAL_RANK": "5"}, 3)
+    assert torch["OMPI_COMM_WORLD_RANK"] == "5" and torch["LOCAL_RANK"] == "2"
+    assert torch["GROUP_RANK"] == "1" and torch["LOCAL_WORLD_SIZE"] == "3"
+
+
+def test_rank_shim_execs_the_script(tmp_path: Path) -> None:
+    script = tmp_path / "s.py"
+    script.write_text("import os, sys; print(os.environ['OMPI_COMM_WORLD_LOCAL_RANK'], sys.argv[1:])")
+    env = {"OMPI_COMM_WORLD_RANK": "3", "OMPI_COMM_WORLD_SIZE": "4", "PATH": "/usr/bin"}
+    out = subprocess.run([sys.executable, str(launch.SHIM), "--ppn", "2", "--", str(script), "x"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1 ['x']"
+
+
+def test_import_is_light() -> None:
+    code = ("import sys, azml.local; heavy = [m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'azureml', 'numpy', 'sqlite3', 'jsonschema')]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,72 @@
+"""Putting ranks' lines back together from a launcher's tagged output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from azml.local.logs import demux, last_line, render, split_launcher_log
+
+MPIRUN = (
+    "[1,0]<stdout>:rank 0 of 2\n"
+    "[1,1]<stdout>:rank[1,0]<stderr>:warning from 0\n"
+    "[1,1]<stdout>: 1 of 2\n"
+    "mpirun noticed that process rank 1 exited on signal 9\n"
+)
+
+
+def test_mpirun_chunks_cut_mid_line_are_joined() -> None:
+    assert list(demux(MPIRUN)) == [
+        (0, "rank 0 of 2"),
+        (0, "warning from 0"),
+        (1, "rank 1 of 2"),
+        (-1, "mpirun noticed that process rank 1 exited on signal 9"),
+    ]
+
+
+def test_torchrun_tee_prefixes() -> None:
+    text = "launcher banner\n[default0]:hello\n[default1]:world\n"
+    assert list(demux(text)) == [(-1, "launcher banner"), (0, "hello"), (1, "world")]
+
+
+def test_render_and_split(tmp_path: Path) -> None:
+    raw = tmp_path / "launcher.log"
+    raw.write_text(MPIRUN)
+    ranks = split_launcher_log(raw, tmp_path / "step.log")
+    assert [p.name for p in ranks] == ["rank.0.log", "rank.1.log"]
+    assert (tmp_path / "rank.1.log").read_text() == "rank 1 of 2\n"
+    assert (tmp_path / "step.log").read_text().splitlines()[2] == "[rank 1] rank 1 of 2"
+    assert last_line(raw, tagged=True) == "mpirun noticed that process rank 1 exited on signal 9"
+    assert render([(3, "x")]) == "[rank 3] x\n"
+
+
+LINE = st.text(alphabet="abc xyz:<>", min_size=0, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.integers(0, 3), st.tuples(st.lists(LINE, min_size=1, max_size=4),
+                                                   st.integers(1, 6)), min_size=1),
+       st.randoms(use_true_random=False))
+def test_any_chunking_and_interleaving_gives_each_rank_its_lines_back(ranks: dict, rnd) -> None:
+    """Ranks write whole lines in chunks cut anywhere; chunks of ranks interleave freely."""
+    queues: dict[int, list[str]] = {}
+    for rank, (lines, cut) in ranks.items():
+        text = "".join(line + "\n" for line in lines)
+        tag = f"[1,{rank}]<stdout>:"
+        chunks = []
+        for start in range(0, len(text), cut):
+            chunk = text[start:start + cut]
+            # mpirun tags the start of a chunk and every line that starts inside it
+            inner = chunk[:-1].replace("\n", "\n" + tag) + chunk[-1]
+            chunks.append(tag + inner)
+        queues[rank] = chunks
+    stream = []
+    while any(queues.values()):
+        rank = rnd.choice([r for r, q in queues.items() if q])
+        stream.append(queues[rank].pop(0))
+    got: dict[int, list[str]] = {}
+    for rank, line in demux("".join(stream)):
+        got.setdefault(rank, []).append(line)
+    assert got == {rank: lines for rank, (lines, _) in ranks.items()}
