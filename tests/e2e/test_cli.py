@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import Project
+from tests.e2e.conftest import Project, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -62,3 +62,39 @@ def test_secrets_never_printed(proj: Project) -> None:
     assert "key seen by step: None" in logs.stdout
     assert SECRET not in proj.cli("status", run_id, "--json").stdout
     assert SECRET not in (proj.home / "azml.db").read_bytes().decode("latin1")
+
+
+def test_logs_follow_until_the_step_ends(proj: Project) -> None:
+    proj.script("src/talk.py", "import time\n"
+                "for i in range(4):\n"
+                "    print('line', i, flush=True)\n"
+                "    time.sleep(0.3)\n")
+    proj.write_config({"talk": {"type": "PythonScriptStep", "name": "talk", "script": "talk.py",
+                                "source_directory": "src", "inputs": {}}})
+    orchestrator = proj.spawn("run", "pipeline_config.json")
+    try:
+        def started() -> str | None:
+            runs = proj.status()
+            return runs[0]["run_id"] if runs and runs[0]["steps"][0]["status"] == "Running" else None
+        run_id = wait_for(started)
+        followed = proj.cli("logs", run_id, "--step", "talk", "--follow", timeout=30)
+        assert followed.returncode == 0
+        assert followed.stdout.splitlines() == [f"line {i}" for i in range(4)]
+        assert orchestrator.wait(timeout=30) == 0
+    finally:
+        if orchestrator.poll() is None:
+            orchestrator.kill()
+
+
+def test_unknown_runs(proj: Project) -> None:
+    from azml.errors import RunNotFoundError
+    from azml.local import cancel_local, run_status
+    from azml.settings import load_settings
+
+    settings = load_settings()
+    assert run_status(settings) == []
+    assert not proj.home.exists()  # reading creates nothing
+    with pytest.raises(RunNotFoundError):
+        cancel_local(settings, "local_19700101T000000_000000")
+    with pytest.raises(RunNotFoundError):
+        run_status(settings, "nope")

@@ -195,8 +195,7 @@ class LocalRunner:
         self.display.tails[step_id] = lambda: last_line(handle.job.log_path, tagged)
         self.store.update_step(record.step_run_id, status="Running", pid=handle.pid,
                                pid_start=handle.start, started=record.started, log=record.log)
-        self.store.flush()
-        self.display.event(record)
+        self.display.event(record)  # the scheduler's next tick commits it, before it waits
 
     def finished(self, step_id: str, handle: Handle, exit_code: int, canceled: str) -> Outcome:
         record, step = self.records[step_id], self.plan.steps[step_id]
@@ -256,7 +255,6 @@ class LocalRunner:
         self.store.update_step(record.step_run_id, status=record.status, reason=record.reason,
                                exit_code=record.exit_code, ended=record.ended, log=record.log,
                                outputs=json.dumps(record.outputs))
-        self.store.flush()
         self.display.event(record, detail)
 
     def _components(self, step_id: str) -> dict[str, Any]:

@@ -22,7 +22,9 @@ from typing import Any
 
 from azml.local import procs
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+#: Tables that only cache what can be computed again: dropped when the schema changes.
+CACHE_TABLES = ("file_index",)
 DB_NAME = "azml.db"
 ACTIVE = ("NotStarted", "Queued", "Running")
 FINAL = ("Completed", "Reused", "Failed", "Canceled")
@@ -85,6 +87,9 @@ class Store:
             return
         self.conn.execute("PRAGMA journal_mode=WAL")
         with self.transaction():
+            if version is not None:
+                for table in CACHE_TABLES:
+                    self.conn.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
