@@ -55,24 +55,64 @@ def _profile_run(ctx: Context, key: str) -> list[str]:
     argv = [ctx.tools.python, "-m", "cProfile", "-o", str(prof), "-m", "azml", "run",
             "pipeline_config.json", *extra]
     elapsed, _ = run_command(argv, cwd=root, env=env, label="cProfile azml run")
-    title = f"`azml run {' '.join(extra)}` on {pipeline.name}".replace("  ", " ")
+    title = f"`{' '.join(['azml run', *extra])}` on {pipeline.name}"
     return [f"- {title} under cProfile ({elapsed:.2f} s wall):", *summarize_profile(prof)]
 
 
+#: Built-ins in which the orchestrator blocks while steps run.
+WAITS = ("select.select", "'poll' of 'select.poll' objects", "'poll' of 'select.epoll' objects",
+         "posix.waitpid", "posix.wait4", "time.sleep")
+#: azml functions with more of the total than this are the entry points wrapping it all.
+WRAPPER_SHARE = 0.9
+#: A wait shorter than this share of the total is not where the orchestrator blocks.
+WAIT_SHARE = 0.05
+
+
 def summarize_profile(prof: Path, top: int = TOP) -> list[str]:
-    """The azml functions with most cumulative time, and the biggest self times overall."""
-    stats = pstats.Stats(str(prof))
-    entries = stats.stats  # type: ignore[attr-defined]
-    total = max((ct for (_, _, _, ct, _) in entries.values()), default=0.0) or 1.0
-    rows = [(ct, tt, _where(key)) for key, (_, _, tt, ct, _) in entries.items()]
-    azml = sorted((r for r in rows if r[2].startswith("azml/") and r[0] < 0.9 * total),
-                  reverse=True)
-    own = sorted(rows, key=lambda r: r[1], reverse=True)
-    lines = ["  - most cumulative time in azml code: " + "; ".join(
-        f"`{where}` {ct:.3f} s" for ct, _, where in azml[:top])]
-    lines.append("  - most self time (any code): " + "; ".join(
-        f"`{where}` {tt:.3f} s" for _, tt, where in own[:top]))
-    return lines
+    """Where the orchestrator's time went, apart from waiting for its steps.
+
+    Returns lines: the split into waiting / importing / the rest, the azml
+    functions with most cumulative time that are not merely waiting (none of the
+    callers of a wait), and the biggest self times outside the waits.
+    """
+    entries = pstats.Stats(str(prof)).stats  # type: ignore[attr-defined]
+    total = max((ct for (_, _, _, ct, _) in entries.values()), default=0.0)
+    waits = {key for key, (_, _, tt, _, _) in entries.items()
+             if any(w in key[2] for w in WAITS) and tt >= WAIT_SHARE * total}
+    waited = sum(entries[key][2] for key in waits)
+    imports = max((ct for key, (_, _, _, ct, _) in entries.items()
+                   if key[2] == "_find_and_load"), default=0.0)
+    blocking = _callers_of(entries, waits)
+    azml = sorted(((ct, _where(key)) for key, (_, _, _, ct, _) in entries.items()
+                   if _where(key).startswith("azml/") and key not in blocking
+                   and ct < WRAPPER_SHARE * total), reverse=True)
+    own = sorted(((tt, _where(key)) for key, (_, _, tt, _, _) in entries.items()
+                  if key not in waits), reverse=True)
+    return [
+        f"  - {total:.2f} s profiled: {waited:.2f} s waiting for step processes, "
+        f"{imports:.2f} s importing modules, {total - waited - imports:.2f} s the rest",
+        "  - heaviest azml functions (cumulative, not counting waits): " + "; ".join(
+            f"`{where}` {ct:.3f} s" for ct, where in azml[:top]),
+        "  - most self time outside the waits: " + "; ".join(
+            f"`{where}` {tt:.3f} s" for tt, where in own[:top]),
+    ]
+
+
+def _callers_of(entries: dict, keys: set) -> set:
+    """The azml functions that (directly or through other azml functions) called ``keys``.
+
+    The walk stops at code outside azml: cProfile merges every call of
+    ``builtins.exec`` or the import machinery, so going through them would make
+    any function that imports something look like a caller of everything.
+    """
+    found: set = set()
+    todo = list(keys)
+    while todo:
+        for caller in entries.get(todo.pop(), (0, 0, 0, 0, {}))[4]:
+            if caller not in found and _where(caller).startswith("azml/"):
+                found.add(caller)
+                todo.append(caller)
+    return found
 
 
 def _where(key: tuple[str, int, str]) -> str:

@@ -58,8 +58,11 @@ def derived_notes(rows: Sequence[Row]) -> list[str]:
                          f"(medians; {steps} steps).")
         if row.key == "fanout" and isinstance(row.azml, Timing) and isinstance(row.other, Timing):
             notes.append(f"{row.case}: 2 cores at best halve the 4 branches, so the ideal "
-                         f"speed-up is a little under 2× (the join runs alone); measured "
-                         f"{row.other.median / row.azml.median:.2f}×.")
+                         f"speed-up is a little under 2× (the join runs alone, and azml's own "
+                         f"start-up is paid once either way); measured "
+                         f"{row.other.median / row.azml.median:.2f}× on medians, "
+                         f"{row.other.low / row.azml.low:.2f}× on each side's fastest run "
+                         f"(the run least disturbed by other load).")
     return notes
 
 
