@@ -99,3 +99,32 @@ def test_torchrun_fallback_sets_both_naming_schemes(proj: Project, monkeypatch: 
         assert env["LOCAL_RANK"] == env["OMPI_COMM_WORLD_LOCAL_RANK"] == str(rank % 2)
         assert env["MASTER_ADDR"] and env["MASTER_PORT"]
     assert "[rank 3] rank 3 of 4" in Path(run.step("nodes").log).read_text()
+
+
+@needs_mpirun
+@pytest.mark.skipif(not LOOPBACK, reason="mpirun needs the loopback interface up")
+def test_logs_of_a_running_mpi_step(proj: Project) -> None:
+    import io
+
+    from azml.local import stream_logs
+    from azml.settings import load_settings
+    from tests.e2e.conftest import wait_for
+
+    proj.script("src/slow.py", "import os, time\n"
+                "r = os.environ['OMPI_COMM_WORLD_RANK']\n"
+                "print('hello from', r, end='', flush=True)\n"
+                "time.sleep(0.5)\n"
+                "print(' and bye', flush=True)\n")
+    proj.write_config({"s": {"type": "MpiStep", "name": "s", "script": "slow.py", "source_directory": "src",
+                             "processes_per_node": 2, "inputs": {}}})
+    orchestrator = proj.spawn("run", "pipeline_config.json")
+    try:
+        run_id = wait_for(lambda: proj.status() and proj.status()[0]["run_id"])
+        text = io.StringIO()
+        stream_logs(load_settings(), run_id, step="s", follow=True, out=text)
+        assert orchestrator.wait(timeout=30) == 0
+    finally:
+        if orchestrator.poll() is None:
+            orchestrator.kill()
+    lines = text.getvalue().splitlines()
+    assert sorted(lines) == ["[rank 0] hello from 0 and bye", "[rank 1] hello from 1 and bye"]

@@ -22,11 +22,13 @@ LAUNCHER = -1
 Stream = tuple[int, str]
 
 
-def demux(text: str) -> Iterator[tuple[int, str]]:
+def demux(text: str, unfinished: bool = True) -> Iterator[tuple[int, str]]:
     """``(rank, line)`` pairs in order of completion; rank -1 for launcher lines.
 
-    Pieces of one rank's stdout (or stderr) are joined until a newline ends them;
-    a rank's unfinished last line is yielded at the end.
+    Pieces of one rank's stdout (or stderr) are joined until a newline ends them.
+    Ranks' unfinished last lines are yielded at the end, unless ``unfinished`` is
+    False: then the result for a prefix of a log is a prefix of the result for
+    the whole log (what following a growing log needs).
     """
     partial: dict[Stream, str] = {}
     for physical in text.splitlines(keepends=True):
@@ -36,6 +38,8 @@ def demux(text: str) -> Iterator[tuple[int, str]]:
             partial[stream] = partial.get(stream, "") + piece
             if ended and index == len(pieces) - 1:
                 yield stream[0], partial.pop(stream)
+    if not unfinished:
+        return
     for stream, rest in partial.items():
         if rest:
             yield stream[0], rest
@@ -83,12 +87,17 @@ def split_launcher_log(raw: Path, step_log: Path) -> list[Path]:
     return written
 
 
-def read_log(log: Path, launcher_log: Path | None) -> str:
-    """A step's combined log so far (demuxed on the fly while an MPI step runs)."""
+def read_log(log: Path, launcher_log: Path | None, growing: bool = False) -> str:
+    """A step's combined log so far (demuxed on the fly while an MPI step runs).
+
+    With ``growing``, ranks' unfinished lines are left out, so that each read
+    extends the previous one.
+    """
     if log.exists():
         return log.read_text(encoding="utf-8", errors="replace")
     if launcher_log is not None and launcher_log.exists():
-        return render(demux(launcher_log.read_text(encoding="utf-8", errors="replace")))
+        text = launcher_log.read_text(encoding="utf-8", errors="replace")
+        return render(demux(text, unfinished=not growing))
     return ""
 
 

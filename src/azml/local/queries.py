@@ -25,7 +25,7 @@ from azml.local.logs import follow as follow_text
 from azml.local.logs import read_log
 from azml.local.model import from_rows
 from azml.local.store import ACTIVE, DB_NAME, Store
-from azml.local.workspace import LAUNCHER_LOG
+from azml.local.workspace import LAUNCHER_LOG, STEP_LOG
 from azml.settings import Settings
 
 SETTLE_SECONDS = 5.0
@@ -104,14 +104,21 @@ def stream_logs(
 
 def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, out: TextIO,
                     settings: Settings) -> None:
+    while follow and not row["log"] and row["status"] in ACTIVE:
+        time.sleep(0.25)  # following a step that has not started yet: wait for it
+        store.reap_orphans()
+        row = store.conn.execute("SELECT * FROM step_runs WHERE step_run_id=?",
+                                 (row["step_run_id"],)).fetchone()
     if not row["log"]:
         out.write(f"(no log: step {row['status']}{': ' + row['reason'] if row['reason'] else ''})\n")
         return
     log = Path(row["log"])
-    launcher = log.with_name(LAUNCHER_LOG) if row["type"] == "MpiStep" else None
+    launcher = None
+    if row["type"] == "MpiStep":
+        launcher, log = log.with_name(LAUNCHER_LOG), log.with_name(STEP_LOG)
     if row["status"] == "Reused":
         out.write(f"(reused {row['reused_from']}; its log follows)\n")
-    read = lambda: read_log(log, launcher)
+    read = lambda: read_log(log, launcher, growing=follow)
 
     def finished() -> bool:
         if not follow:

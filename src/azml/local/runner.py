@@ -106,6 +106,7 @@ class LocalRunner:
         skip = (self.settings.azml_home, root)
         no_limit = bool(os.environ.get(snapshot.NO_FILE_LIMIT_VARIABLE))
         by_source: dict[Path, snapshot.Snapshot] = {}
+        by_folder: dict[Path, Manifest] = {}
         for sid, step in self.plan.steps.items():
             src = step.source_directory
             if src not in by_source:
@@ -115,7 +116,9 @@ class LocalRunner:
             for name, spec in step.inputs.items():
                 if isinstance(spec, DatastoreInput):
                     folder = workspace.datastore_folder(root, spec)
-                    self.inputs[(sid, name)] = self.hasher.manifest(folder, list(list_files(folder)))
+                    if folder not in by_folder:
+                        by_folder[folder] = self.hasher.manifest(folder, list(list_files(folder)))
+                    self.inputs[(sid, name)] = by_folder[folder]
 
     def _file_digest(self, path: Path | None) -> str | None:
         if path is None:
@@ -202,6 +205,7 @@ class LocalRunner:
         step_dir = self.layout.step_dir(self.run_id, step_id)
         if step.is_mpi:
             split_launcher_log(handle.job.log_path, step_dir / workspace.STEP_LOG)
+            record.log = str(step_dir / workspace.STEP_LOG)
         record.exit_code, record.ended = exit_code, time.time()
         detail = ""
         if exit_code == 0:
@@ -310,7 +314,7 @@ class LocalRunner:
             step, self.plan.parameters, paths, record.step_run_id, names, port))
         command = launch.step_command(step, args, env, step_dir)
         log_name = workspace.LAUNCHER_LOG if step.is_mpi else workspace.STEP_LOG
-        record.log = str(step_dir / workspace.STEP_LOG)
+        record.log = str(step_dir / log_name)  # an MPI step's step.log is written when it ends
         return Job(step_id, record.step_run_id, command.argv, step_dir / "work", env,
                    step_dir / log_name, step.process_count)
 
