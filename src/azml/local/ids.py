@@ -9,7 +9,7 @@ dot, so the pair can always be split again.
 
 from __future__ import annotations
 
-import secrets
+import os
 import time
 
 RUN_PREFIX = "local_"
@@ -18,7 +18,7 @@ RUN_PREFIX = "local_"
 def new_run_id(now: float | None = None) -> str:
     """A fresh run id for a run started at ``now`` (seconds since the epoch)."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() if now is None else now))
-    return f"{RUN_PREFIX}{stamp}_{secrets.token_hex(3)}"
+    return f"{RUN_PREFIX}{stamp}_{os.urandom(3).hex()}"
 
 
 def step_run_id(run_id: str, step_id: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -163,6 +162,8 @@ def parent_death_signal() -> Callable[[], None] | None:
 
 def loopback_works() -> bool:
     """True when a TCP connection to 127.0.0.1 succeeds (MPI launchers need one)."""
+    import socket
+
     try:
         with socket.socket() as server:
             server.bind(("127.0.0.1", 0))
@@ -175,6 +176,8 @@ def loopback_works() -> bool:
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
+    import socket
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
