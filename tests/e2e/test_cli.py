@@ -48,6 +48,12 @@ def test_status_logs_and_exit_codes(proj: Project) -> None:
 def test_secrets_never_printed(proj: Project) -> None:
     proj.copy("chain")
     (proj.root / ".env").write_text(f"BLOB_ACCOUNT_KEY={SECRET}\n")
+    config = json.loads((proj.root / "pipeline_config.json").read_text())
+    config["prepare"]["arguments"] += ["--unused", SECRET]  # a secret pasted into the config
+    config["prepare"]["environment_variables"] = {"SERVICE_TOKEN": SECRET}
+    (proj.root / "pipeline_config.json").write_text(json.dumps(config))
+    proj.script("src/prepare.py", (proj.root / "src" / "prepare.py").read_text().replace(
+        "args = parser.parse_args()", "args, _ = parser.parse_known_args()"))
     proj.script("src/train.py", "import os, sys\n"
                 "print('key seen by step:', os.environ.get('BLOB_ACCOUNT_KEY'))\n"
                 f"print('leaking {SECRET}')\n"
@@ -61,7 +67,8 @@ def test_secrets_never_printed(proj: Project) -> None:
     assert SECRET not in logs.stdout and "leaking ***" in logs.stdout
     assert "key seen by step: None" in logs.stdout
     assert SECRET not in proj.cli("status", run_id, "--json").stdout
-    assert SECRET not in (proj.home / "azml.db").read_bytes().decode("latin1")
+    stored = b"".join(p.read_bytes() for p in proj.home.glob("azml.db*"))  # WAL included
+    assert b"leaking" in stored and SECRET.encode() not in stored
 
 
 def test_logs_follow_until_the_step_ends(proj: Project) -> None:

@@ -170,7 +170,7 @@ class LocalRunner:
         key = reuse.content_key(parts)
         self.parts[step_id] = parts
         self.store.update_step(record.step_run_id, content_key=key,
-                               components=reuse.dumps(parts))
+                               components=self.settings.redact(reuse.dumps(parts)))
         if not self.reuse:
             why = "reuse disabled"
         elif not step.allow_reuse:
