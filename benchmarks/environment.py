@@ -84,7 +84,7 @@ def ensure_dvc(tools: Tools, log: Log) -> None:
     if _works([str(dvc), "--version"]):
         tools.dvc, tools.dvc_reason = str(dvc), ""
         return
-    log(f"installing DVC into {DVC_VENV.relative_to(REPO)} (once; about a minute)")
+    log(f"installing DVC into {DVC_VENV} (once; about a minute)")
     start = time.perf_counter()
     reason = _install_dvc(tools.python)
     tools.dvc_install_seconds = time.perf_counter() - start

@@ -63,6 +63,12 @@ def derived_notes(rows: Sequence[Row]) -> list[str]:
                          f"{row.other.median / row.azml.median:.2f}× on medians, "
                          f"{row.other.low / row.azml.low:.2f}× on each side's fastest run "
                          f"(the run least disturbed by other load).")
+        if row.key == "fanout-floor" and isinstance(row.azml, Timing) \
+                and isinstance(row.other, Timing):
+            notes.append(f"{row.case}: azml two at a time took "
+                         f"{100 * (row.azml.median / row.other.median - 1):+.0f}% against bash "
+                         f"running the same steps two at a time (medians); on a busy machine "
+                         f"neither gets two full cores.")
     return notes
 
 
