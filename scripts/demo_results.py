@@ -1,0 +1,26 @@
+"""Print where the demo's metrics and picture are, from ``azml status --json`` on stdin."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    run = json.load(sys.stdin)[0]
+    steps = {step["id"]: step for step in run["steps"]}
+    model = Path(steps["train"]["outputs"]["model"])
+    evaluation = Path(steps["evaluate"]["outputs"]["evaluation"])
+    train = json.loads((model / "metrics.json").read_text())
+    scores = json.loads((evaluation / "metrics.json").read_text())
+    print(f"\nrun {run['run_id']}: trained on {train['world_size']} ranks ({model / 'metrics.json'})")
+    print(f"held-out mean IoU {scores['mean_iou']:.3f}, pixel accuracy {scores['pixel_accuracy']:.3f}")
+    print(f"metrics: {evaluation / 'metrics.json'}")
+    for png in sorted(evaluation.glob("*.png")):
+        print(f"picture: {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
