@@ -143,11 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = args.output or (SCRATCH_RESULTS if args.quick or args.only else RESULTS)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
-    if not args.keep_work:
-        shutil.rmtree(work, ignore_errors=True)
+    failed = [r for r in rows if isinstance(r.azml, Failed) or isinstance(r.other, Failed)]
     print(text)
     log(f"wrote {output.relative_to(REPO) if output.is_relative_to(REPO) else output}")
-    failed = [r for r in rows if isinstance(r.azml, Failed) or isinstance(r.other, Failed)]
+    if failed:
+        log(f"{len(failed)} row(s) failed; kept {work} (logs of azml runs are in .azml/runs)")
+    elif not args.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 
 
