@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _loopback_works() -> bool:
+    try:
+        with socket.socket() as server, socket.socket() as client:
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            client.settimeout(2)
+            client.connect(server.getsockname())
+        return True
+    except OSError:
+        return False
+
+
+# In a fresh network namespace (``unshare -n``, how we prove the suite needs no
+# network) the loopback interface is down; Open MPI and the AzureML stand-in need
+# it. Bring it up when we may (root in that namespace); nothing leaves the machine.
+if not _loopback_works():
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
 
 
 @pytest.fixture

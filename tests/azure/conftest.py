@@ -31,25 +31,6 @@ for _name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZML
 sys.path.insert(0, str(Path(__file__).parent))
 from standin import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, WORKSPACE_ID, StandIn, install_routes  # noqa: E402
 
-def _loopback_works() -> bool:
-    try:
-        with socket.socket() as server, socket.socket() as client:
-            server.bind(("127.0.0.1", 0))
-            server.listen(1)
-            client.settimeout(2)
-            client.connect(server.getsockname())
-        return True
-    except OSError:
-        return False
-
-
-# In a fresh network namespace (``unshare -n``) the loopback interface is down;
-# the stand-in needs it. Bring it up when we may (root in that namespace).
-if not _loopback_works():
-    import subprocess
-
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
-
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 FAKE_BIN = FIXTURES / "azure" / "bin"
