@@ -1,8 +1,9 @@
 """Profiles of azml where it misses a goal, summed up for RESULTS.md's notes.
 
-``azml run`` is profiled with cProfile (``python -m cProfile -m azml run ...``,
-main thread only); ``azml validate`` with ``python -X importtime`` as well, since
-its time is mostly imports. Only the orchestrator is profiled, never the steps.
+``azml run`` and ``azml validate`` are profiled with cProfile (``python -m cProfile
+-m azml ...``, main thread only) and ``python -X importtime``; for the chain, a
+1-step run also splits azml's extra time into a fixed part and a part per step.
+Only the orchestrator is profiled, never the steps.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Callable, Sequence
 
 from benchmarks.context import Context, Row
 from benchmarks.generators import chain, fan_out
-from benchmarks.orchestration import FANOUT_WIDTH, workspace_for_profile
+from benchmarks.orchestration import FANOUT_WIDTH, fresh_runner, workspace_for_profile
 from benchmarks.startup import startup_config
-from benchmarks.timing import CaseError, run_command
+from benchmarks.timing import CaseError, Timing, describe, fmt_seconds, measure, run_command
 
 TOP = 6
 
@@ -30,15 +31,15 @@ def profile_shortfalls(ctx: Context, rows: Sequence[Row]) -> list[str]:
         done.add(row.key)
         ctx.log(f"profiling: {row.case}")
         try:
-            lines += PROFILERS[row.key.split(":")[0]](ctx, row.key)
+            lines += PROFILERS[row.key.split(":")[0]](ctx, row)
         except CaseError as exc:
             lines += [f"- {row.case}: profiling failed: {exc}"]
     return lines
 
 
-def _profile_run(ctx: Context, key: str) -> list[str]:
-    """cProfile of the ``azml run`` of a chain, re-run or fan-out case."""
-    kind, _, name = key.partition(":")
+def _profile_run(ctx: Context, row: Row) -> list[str]:
+    """cProfile and ``-X importtime`` of the ``azml run`` of a chain, re-run or fan-out case."""
+    kind, _, name = row.key.partition(":")
     if kind == "fanout":
         pipeline = fan_out(FANOUT_WIDTH, ctx.work_per_second)
         extra = ["--no-reuse", "--max-parallel", "2"]
@@ -48,15 +49,47 @@ def _profile_run(ctx: Context, key: str) -> list[str]:
         extra = ["--no-reuse"] if kind == "chain" else []
     root = workspace_for_profile(ctx, pipeline)
     env = ctx.env(root)
+    command = ["run", "pipeline_config.json", *extra]
     if kind == "noop":
         run_command([*ctx.tools.azml, "run", "pipeline_config.json"], cwd=root, env=env,
                     label="azml run (before profiling the re-run)")
     prof = root / "azml.prof"
-    argv = [ctx.tools.python, "-m", "cProfile", "-o", str(prof), "-m", "azml", "run",
-            "pipeline_config.json", *extra]
-    elapsed, _ = run_command(argv, cwd=root, env=env, label="cProfile azml run")
-    title = f"`{' '.join(['azml run', *extra])}` on {pipeline.name}"
-    return [f"- {title} under cProfile ({elapsed:.2f} s wall):", *summarize_profile(prof)]
+    elapsed, _ = run_command([ctx.tools.python, "-m", "cProfile", "-o", str(prof), "-m", "azml",
+                              *command], cwd=root, env=env, label="cProfile azml run")
+    _, proc = run_command([ctx.tools.python, "-X", "importtime", "-m", "azml", *command],
+                          cwd=root, env=env, label="importtime azml run")
+    lines = [f"- `{' '.join(['azml run', *extra])}` on {pipeline.name} under cProfile "
+             f"({elapsed:.2f} s wall):", *summarize_profile(prof),
+             summarize_importtime(proc.stderr)]
+    if kind == "chain":
+        lines += _fixed_and_per_step(ctx, row, len(pipeline.steps))
+    return lines
+
+
+def _fixed_and_per_step(ctx: Context, row: Row, steps: int) -> list[str]:
+    """Split azml's extra time on a chain into a fixed part and a part per step.
+
+    Times a 1-step chain with azml and with the shell loop: their difference is
+    the fixed cost of one ``azml run``; the rest of the chain's extra time is
+    spread over the other steps.
+    """
+    if not (isinstance(row.azml, Timing) and isinstance(row.other, Timing)) or steps < 2:
+        return []
+    one = chain(1)
+    got = measure(ctx.fast_reps, {
+        "azml": fresh_runner(ctx, one, "azml", ["--no-reuse"], "azml run, 1 step"),
+        "shell": fresh_runner(ctx, one, "shell", [], "shell loop, 1 step"),
+    })
+    azml, shell = got["azml"], got["shell"]
+    if not (isinstance(azml, Timing) and isinstance(shell, Timing)):
+        return [f"  - fixed/per-step split not measured: {describe(azml)} / {describe(shell)}"]
+    fixed = azml.median - shell.median
+    per_step = (row.azml.median - row.other.median - fixed) / (steps - 1)
+    return [f"  - a 1-step chain takes {fmt_seconds(azml.median)} with azml against "
+            f"{fmt_seconds(shell.median)} for the floor: about {fmt_seconds(fixed)} of every "
+            f"`azml run` is fixed cost (interpreter, imports, config checks, run store), and "
+            f"each further step adds about {per_step * 1000:.0f} ms over the floor's "
+            f"{row.other.median / steps * 1000:.0f} ms per step"]
 
 
 #: Built-ins in which the orchestrator blocks while steps run.
@@ -125,7 +158,7 @@ def _where(key: tuple[str, int, str]) -> str:
     return f"{filename}:{line}({func})"
 
 
-def _profile_validate(ctx: Context, key: str) -> list[str]:
+def _profile_validate(ctx: Context, row: Row) -> list[str]:
     """``-X importtime`` and cProfile of ``azml validate`` on the start-up config."""
     folder = ctx.folder("profile-validate")
     config, cwd, which = startup_config(ctx, folder)
@@ -161,7 +194,7 @@ def summarize_importtime(stderr: str, top: int = 8) -> str:
     return f"  - imports take {total / 1000:.0f} ms in all; slowest top-level: {shown}"
 
 
-PROFILERS: dict[str, Callable[[Context, str], list[str]]] = {
+PROFILERS: dict[str, Callable[[Context, Row], list[str]]] = {
     "chain": _profile_run,
     "noop": _profile_run,
     "fanout": _profile_run,
