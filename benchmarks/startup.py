@@ -62,7 +62,7 @@ def section_startup(ctx: Context) -> list[Row]:
     blocker = azure_blocker(ctx)
     azure = measure(ctx.slow_reps, {"azure": blocker or _timed(
         ctx, [*azml, "plan", "--target", "azure", big.config.name], big.root, env,
-        "azml plan --target azure")}, warmup=True)["azure"]
+        "azml plan --target azure")})["azure"]
     return [
         Row(title, f"azml validate, {which}", "azml validate", outcomes["validate"],
             FLOOR_LABEL, outcomes["floor"], VALIDATE_GOAL, key="validate"),
