@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +32,9 @@ def _loopback_works() -> bool:
 # it. Bring it up when we may (root in that namespace); nothing leaves the machine.
 if not _loopback_works():
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
+
+# The schema-pass cache (azml.config.schema) goes to a private folder, not the user's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="azml-test-cache-")
 
 
 @pytest.fixture

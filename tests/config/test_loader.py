@@ -99,3 +99,36 @@ def test_shipped_schema_matches_configs_copy() -> None:
     shipped = json.loads((REPO / "src/azml/config/pipeline_config.schema.json").read_text())
     copy = json.loads((REPO / "configs/pipeline_config.schema.json").read_text())
     assert shipped == copy
+
+
+def test_schema_pass_is_cached_and_skips_jsonschema(write_config, tmp_path: Path, monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    path = write_config({"a": step("a.py", outputs=[])})
+    code = ("import sys; from azml.config import load_config; load_config(sys.argv[1]); "
+            "print('jsonschema' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+            for _ in range(2)]
+    assert [r.stdout.strip() for r in runs] == ["True", "False"], [r.stderr for r in runs]
+    assert len(list((cache / "azml" / "schema-valid").iterdir())) == 1
+
+
+def test_schema_failures_are_never_cached(write_config, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = write_config({"a": step("a.py", outputs=[], node_count="2")})
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="a.node_count: expected an integer"):
+            load_config(path)
+    assert not (tmp_path / "cache" / "azml" / "schema-valid").exists()
+
+
+def test_unwritable_cache_is_ignored(write_config, tmp_path: Path, monkeypatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file: the cache dir cannot exist
+    path = write_config({"a": step("a.py", outputs=[])})
+    assert list(load_config(path).steps) == ["a"]
+    assert list(load_config(path).steps) == ["a"]

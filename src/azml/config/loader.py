@@ -21,7 +21,7 @@ from azml.config.model import (
     StepConfig,
     StepOutputInput,
 )
-from azml.config.schema import RESERVED_KEYS, schema_problems
+from azml.config.schema import RESERVED_KEYS, cached_schema_problems
 from azml.errors import ConfigError, ConfigProblem
 
 
@@ -41,7 +41,7 @@ def load_config(path: str | os.PathLike[str], *, base_dir: str | os.PathLike[str
     raw = read_json(file)
     doc = Document(raw, file, base)
     problems = [
-        p for p in schema_problems(raw, str(file))
+        p for p in cached_schema_problems(raw, str(file))
         if not any(p.path.startswith((f"{k}.", f"{k}[")) or p.path == k for k in doc.misspelled)
     ]
     problems += semantic_problems(doc)

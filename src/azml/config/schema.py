@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
+import os
+import tempfile
 from functools import lru_cache
+from pathlib import Path
 from importlib import resources
 from typing import Any, Iterable
 
@@ -17,8 +21,12 @@ RESERVED_KEYS = ("$schema", "parameters", "defaults")
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
     """The shipped schema (draft 2020-12)."""
-    text = resources.files("azml.config").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    return json.loads(text)
+    return json.loads(_schema_bytes().decode("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _schema_bytes() -> bytes:
+    return resources.files("azml.config").joinpath(SCHEMA_FILE).read_bytes()
 
 
 def step_keys() -> tuple[str, ...]:
@@ -34,6 +42,48 @@ def schema_problems(document: Any, file: str) -> list[ConfigProblem]:
     for error in validator.iter_errors(document):
         problems.extend(_describe(error, file))
     return problems
+
+
+def cached_schema_problems(document: Any, file: str) -> list[ConfigProblem]:
+    """:func:`schema_problems`, skipped for a document already found schema-valid.
+
+    Schema validity is a pure function of the schema and the document, so a
+    marker named by the digest of both records a pass; importing jsonschema
+    costs more than a whole reused ``azml run``. Only passes are recorded, and a
+    cache that cannot be read or written is simply not used.
+    """
+    marker = _marker(document)
+    if marker is not None and marker.is_file():
+        return []
+    problems = schema_problems(document, file)
+    if not problems and marker is not None:
+        _touch(marker)
+    return problems
+
+
+def schema_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/azml/schema-valid`` (``~/.cache`` by default)."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "azml" / "schema-valid"
+
+
+def _marker(document: Any) -> Path | None:
+    try:
+        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
+    digest = hashlib.sha256(_schema_bytes() + b"\0" + text.encode("utf-8")).hexdigest()
+    return schema_cache_dir() / digest
+
+
+def _touch(marker: Path) -> None:
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=marker.parent, prefix=".tmp-")
+        os.close(fd)
+        os.replace(tmp, marker)
+    except OSError:
+        pass
 
 
 def dotted(parts: Iterable[Any]) -> str:
