@@ -96,7 +96,8 @@ class Context:
         return path
 
     def env(self, folder: Path) -> dict[str, str]:
-        return case_env(self.tools, folder)
+        """The environment for commands run in ``folder`` (see :func:`case_env`)."""
+        return case_env(self.tools, folder, self.work / "xdg-cache")
 
     def init_dvc(self, root: Path) -> None:
         """Make ``root`` a DVC workspace without git (a copy of one ``dvc init --no-scm``)."""

@@ -126,12 +126,14 @@ def _works(argv: list[str]) -> bool:
         return False
 
 
-def case_env(tools: Tools, folder: Path) -> dict[str, str]:
+def case_env(tools: Tools, folder: Path, cache_home: Path | None = None) -> dict[str, str]:
     """The environment every command of a case runs with, private to ``folder``.
 
     azml gets its own ``AZML_HOME`` and datastore root under ``folder``; DVC its own
     site cache and no analytics; Open MPI may run as root (as on CI machines).
     ``PYTHONDONTWRITEBYTECODE`` is dropped: Python caches bytecode, as it does by default.
+    ``XDG_CACHE_HOME`` (where azml remembers configs it found schema-valid) is
+    ``cache_home``, shared by the runs of one harness run, never the user's own.
     """
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(CLEARED_PREFIXES) and k != "PYTHONDONTWRITEBYTECODE"}
@@ -144,6 +146,7 @@ def case_env(tools: Tools, folder: Path) -> dict[str, str]:
         "OMPI_ALLOW_RUN_AS_ROOT": "1",
         "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
         "PYTHONUNBUFFERED": "1",
+        "XDG_CACHE_HOME": str(cache_home or folder / ".cache"),
     })
     return env
 

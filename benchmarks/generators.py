@@ -8,8 +8,11 @@ parallel floor), and as a DVC ``dvc.yaml``. Every form runs the same
 script with the same arguments; only the output paths differ (azml chooses its
 own, the others write to ``out/STEP``).
 
-Each step optionally appends its id to a trace file, so the harness can check
-how many steps really ran (and that a fully reused re-run ran none).
+Each step appends its id to the file named by the ``BENCH_TRACE`` environment
+variable, when set, so the harness can check how many steps really ran (and
+that a fully reused re-run ran none). Passing it in the environment rather than
+as an argument keeps a pipeline's files the same wherever they are written, as
+a user's config is the same from one run to the next.
 """
 
 from __future__ import annotations
@@ -55,7 +58,6 @@ def main():
     parser.add_argument("--output")
     parser.add_argument("--input", action="append", default=[])
     parser.add_argument("--work", type=int, default=0)
-    parser.add_argument("--trace")
     parser.add_argument("--calibrate", type=float)
     args = parser.parse_args()
     if args.calibrate:
@@ -69,8 +71,9 @@ def main():
     os.makedirs(args.output, exist_ok=True)
     with open(os.path.join(args.output, "value.txt"), "w") as f:
         f.write(str(value))
-    if args.trace:
-        with open(args.trace, "a") as f:
+    trace = os.environ.get("BENCH_TRACE")
+    if trace:
+        with open(trace, "a") as f:
             f.write(args.step + "\\n")
 
 
@@ -88,6 +91,8 @@ PARALLEL_NAME = "run_steps_parallel.sh"
 PARALLEL_JOBS = 2
 DVC_NAME = "dvc.yaml"
 TRACE_NAME = "trace.log"
+#: Environment variable naming the trace file steps append their id to.
+TRACE_VARIABLE = "BENCH_TRACE"
 
 
 @dataclass(frozen=True)
@@ -146,18 +151,16 @@ def fan_out(width: int, work: int, name: str | None = None) -> Pipeline:
     return Pipeline(name or f"fanout{width}", (*branches, join))
 
 
-def step_argv(step: StepSpec, python: str, trace: Path | None) -> list[str]:
+def step_argv(step: StepSpec, python: str) -> list[str]:
     """The command line of ``step`` outside azml (paths relative to the workspace)."""
     argv = [python, f"{SCRIPT_DIR}/{SCRIPT_NAME}", "--step", step.id,
             "--output", f"{OUT_DIR}/{step.id}", "--work", str(step.work)]
     for up in step.upstream:
         argv += ["--input", f"{OUT_DIR}/{up}"]
-    if trace is not None:
-        argv += ["--trace", str(trace)]
     return argv
 
 
-def azml_config(pipeline: Pipeline, trace: Path | None) -> dict[str, Any]:
+def azml_config(pipeline: Pipeline) -> dict[str, Any]:
     """The pipeline as a ``pipeline_config.json`` document (extended form)."""
     doc: dict[str, Any] = {}
     for step in pipeline.steps:
@@ -165,8 +168,6 @@ def azml_config(pipeline: Pipeline, trace: Path | None) -> dict[str, Any]:
         inputs = {f"in{k}": f"{up}.out" for k, up in enumerate(step.upstream)}
         for name in inputs:
             args += ["--input", f"${{{{inputs.{name}}}}}"]
-        if trace is not None:
-            args += ["--trace", str(trace)]
         doc[step.id] = {
             "type": "PythonScriptStep",
             "name": step.id,
@@ -179,7 +180,7 @@ def azml_config(pipeline: Pipeline, trace: Path | None) -> dict[str, Any]:
     return doc
 
 
-def shell_loop(pipeline: Pipeline, python: str, trace: Path | None) -> str:
+def shell_loop(pipeline: Pipeline, python: str) -> str:
     """A bash script running every step in order, nothing else: the floor."""
     lines = [
         "#!/usr/bin/env bash",
@@ -187,7 +188,7 @@ def shell_loop(pipeline: Pipeline, python: str, trace: Path | None) -> str:
         "set -euo pipefail",
         'cd "$(dirname "$0")"',
     ]
-    lines += [shlex.join(step_argv(s, python, trace)) for s in pipeline.steps]
+    lines += [shlex.join(step_argv(s, python)) for s in pipeline.steps]
     return "\n".join(lines) + "\n"
 
 
@@ -202,8 +203,7 @@ def levels(pipeline: Pipeline) -> list[list[StepSpec]]:
     return groups
 
 
-def shell_parallel(pipeline: Pipeline, python: str, trace: Path | None,
-                   jobs: int = PARALLEL_JOBS) -> str:
+def shell_parallel(pipeline: Pipeline, python: str, jobs: int = PARALLEL_JOBS) -> str:
     """A bash script running independent steps ``jobs`` at a time: the parallel floor.
 
     Steps of one depth start in batches of ``jobs`` background processes; each
@@ -219,16 +219,16 @@ def shell_parallel(pipeline: Pipeline, python: str, trace: Path | None,
         for start in range(0, len(group), jobs):
             batch = group[start:start + jobs]
             for k, step in enumerate(batch):
-                lines.append(f"{shlex.join(step_argv(step, python, trace))} & p{k}=$!")
+                lines.append(f"{shlex.join(step_argv(step, python))} & p{k}=$!")
             lines.append("; ".join(f"wait $p{k}" for k in range(len(batch))))
     return "\n".join(lines) + "\n"
 
 
-def dvc_yaml(pipeline: Pipeline, python: str, trace: Path | None) -> str:
+def dvc_yaml(pipeline: Pipeline, python: str) -> str:
     """``dvc.yaml`` with one stage per step; deps and outs follow the DAG."""
     lines = ["stages:"]
     for step in pipeline.steps:
-        cmd = shlex.join(step_argv(step, python, trace))
+        cmd = shlex.join(step_argv(step, python))
         lines += [f"  {step.id}:", f"    cmd: {json.dumps(cmd)}", "    deps:",
                   f"      - {SCRIPT_DIR}/{SCRIPT_NAME}"]
         lines += [f"      - {OUT_DIR}/{up}" for up in step.upstream]
@@ -236,14 +236,13 @@ def dvc_yaml(pipeline: Pipeline, python: str, trace: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_workspace(pipeline: Pipeline, root: Path, python: str, trace: bool = True) -> Workspace:
+def write_workspace(pipeline: Pipeline, root: Path, python: str) -> Workspace:
     """Write the step script and all three forms of ``pipeline`` into ``root``.
 
     Args:
         pipeline: the DAG to write.
         root: the folder (created if missing).
         python: interpreter the shell loop and DVC stages call (azml uses its own).
-        trace: whether steps append their id to ``root/trace.log``.
 
     Returns:
         The paths written.
@@ -251,18 +250,22 @@ def write_workspace(pipeline: Pipeline, root: Path, python: str, trace: bool = T
     root = root.resolve()
     (root / SCRIPT_DIR).mkdir(parents=True, exist_ok=True)
     (root / SCRIPT_DIR / SCRIPT_NAME).write_text(STEP_SCRIPT)
-    trace_path = root / TRACE_NAME if trace else None
     config = root / CONFIG_NAME
-    config.write_text(json.dumps(azml_config(pipeline, trace_path), indent=2) + "\n")
+    config.write_text(json.dumps(azml_config(pipeline), indent=2) + "\n")
     shell = root / SHELL_NAME
-    shell.write_text(shell_loop(pipeline, python, trace_path))
+    shell.write_text(shell_loop(pipeline, python))
     shell.chmod(0o755)
     parallel = root / PARALLEL_NAME
-    parallel.write_text(shell_parallel(pipeline, python, trace_path))
+    parallel.write_text(shell_parallel(pipeline, python))
     parallel.chmod(0o755)
     dvc = root / DVC_NAME
-    dvc.write_text(dvc_yaml(pipeline, python, trace_path))
+    dvc.write_text(dvc_yaml(pipeline, python))
     return Workspace(root, config, shell, parallel, dvc, root / TRACE_NAME, len(pipeline.steps))
+
+
+def trace_env(workspace: Workspace) -> dict[str, str]:
+    """The environment variable making the steps of ``workspace`` record themselves."""
+    return {TRACE_VARIABLE: str(workspace.trace)}
 
 
 def trace_count(workspace: Workspace) -> int:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmarks.context import Context, Goal, Row
-from benchmarks.generators import Pipeline, Workspace, chain, fan_out, trace_count, write_workspace
+from benchmarks.generators import (Pipeline, Workspace, chain, fan_out, trace_count, trace_env,
+                                   write_workspace)
 from benchmarks.environment import python_has
 from benchmarks.timing import (CaseError, Outcome, Pending, Runner, Unavailable, measure,
                                run_command)
@@ -37,8 +38,8 @@ def _run_checked(ctx: Context, tool: str, ws: Workspace, extra: Sequence[str],
                  expect_steps: int, label: str) -> float:
     """Time one command in ``ws``; check the trace grew by ``expect_steps``."""
     before = trace_count(ws)
-    elapsed, _ = run_command(_argv(ctx, tool, ws, extra), cwd=ws.root, env=ctx.env(ws.root),
-                             label=label)
+    env = {**ctx.env(ws.root), **trace_env(ws)}
+    elapsed, _ = run_command(_argv(ctx, tool, ws, extra), cwd=ws.root, env=env, label=label)
     ran = trace_count(ws) - before
     if ran != expect_steps:
         raise CaseError(f"{label}: expected {expect_steps} step(s) to run, the trace shows {ran}")

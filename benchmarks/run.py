@@ -128,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         ctx.notes.append("This shell had PYTHONDONTWRITEBYTECODE set; the harness clears it, "
                          "so commands use cached bytecode as in a default Python set-up.")
+    ctx.notes.append("azml remembers configs it found schema-valid under $XDG_CACHE_HOME/azml; "
+                     "the harness gives it a cache of its own for the whole run, so the first "
+                     "run of each generated config checks the schema and later ones skip it, "
+                     "as when you re-run a config.")
     warm_up(ctx)
     if tools.dvc_install_seconds is not None:
         ctx.notes.append(f"DVC was installed into benchmarks/.venv-dvc by this run "

@@ -4,6 +4,7 @@ and dvc.yaml describe the same steps (no benchmark is run here)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,8 @@ def test_every_form_has_every_step(pipeline: g.Pipeline, tmp_path: Path,
     for script in (ws.shell_script, ws.parallel_script):
         commands = [ln for ln in script.read_text().splitlines() if "src/step.py" in ln]
         assert len(commands) == len(pipeline.steps) == ws.step_count
+    other = g.write_workspace(pipeline, tmp_path / "elsewhere", sys.executable)
+    assert other.config.read_text() == ws.config.read_text()  # nothing depends on the folder
     yaml = pytest.importorskip("yaml")
     stages = yaml.safe_load(ws.dvc_yaml.read_text())["stages"]
     assert list(stages) == [s.id for s in pipeline.steps]
@@ -44,7 +47,8 @@ def test_fan_out_joins_every_branch() -> None:
 
 def test_shell_loop_runs_the_chain_in_order(tmp_path: Path) -> None:
     ws = g.write_workspace(g.chain(3), tmp_path, sys.executable)
-    subprocess.run(["bash", str(ws.shell_script)], check=True, timeout=60)
+    subprocess.run(["bash", str(ws.shell_script)], check=True, timeout=60,
+                   env={**os.environ, **g.trace_env(ws)})
     assert ws.trace.read_text().split() == ["s01", "s02", "s03"]
     assert g.trace_count(ws) == 3
     assert (tmp_path / "out" / "s03" / "value.txt").read_text() == "3"
@@ -67,6 +71,7 @@ def test_parallel_floor_batches_independent_steps(tmp_path: Path) -> None:
     ws = g.write_workspace(g.fan_out(4, work=0), tmp_path, sys.executable)
     text = ws.parallel_script.read_text()
     assert text.count("wait $p0; wait $p1") == 2 and text.rstrip().endswith("wait $p0")
-    subprocess.run(["bash", str(ws.parallel_script)], check=True, timeout=60)
+    subprocess.run(["bash", str(ws.parallel_script)], check=True, timeout=60,
+                   env={**os.environ, **g.trace_env(ws)})
     assert sorted(ws.trace.read_text().split()) == ["join", "w1", "w2", "w3", "w4"]
     assert (tmp_path / "out" / "join" / "value.txt").read_text() == "5"
