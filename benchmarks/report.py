@@ -54,8 +54,9 @@ def derived_notes(rows: Sequence[Row]) -> list[str]:
                 and isinstance(row.other, Timing):
             steps = int(row.key.removeprefix("chain:chain"))
             extra = (row.azml.median - row.other.median) / steps * 1000
-            notes.append(f"{row.case}: azml adds {extra:.0f} ms per step over the shell loop "
-                         f"(medians; {steps} steps).")
+            side = "above" if extra >= 0 else "below (within the noise)"
+            notes.append(f"{row.case}: azml's median is {abs(extra):.0f} ms per step {side} "
+                         f"the shell loop's ({steps} steps, azml's start-up included).")
         if row.key == "fanout" and isinstance(row.azml, Timing) and isinstance(row.other, Timing):
             notes.append(f"{row.case}: 2 cores at best halve the 4 branches, so the ideal "
                          f"speed-up is a little under 2× (the join runs alone, and azml's own "
