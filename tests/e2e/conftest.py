@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,10 @@ class Project:
     def copy(self, fixture: str) -> Path:
         """Copy ``tests/fixtures/local/<fixture>`` into the project."""
         shutil.copytree(FIXTURES / fixture, self.root, dirs_exist_ok=True)
+        scripts = list((self.root / "src").glob("*.py"))
+        if any(re.search(r"^(from contract |import contract)", f.read_text(), re.M) for f in scripts):
+            # the shared recorder goes inside the snapshot, as a step may import nothing outside it
+            shutil.copy2(FIXTURES / "tools" / "contract.py", self.root / "src" / "contract.py")
         return self.root / "pipeline_config.json"
 
     def write_config(self, doc: dict[str, Any], name: str = "pipeline_config.json") -> Path:
