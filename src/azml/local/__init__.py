@@ -1,58 +1,38 @@
 """The local backend: run a plan on this machine under AzureML's contract.
 
 Importing this package is cheap: the runner, the store and the rest are
-imported when a function below is first called. Nothing here imports azureml
-or torch.
+imported when one of the functions below is first used. Nothing here imports
+azureml or torch.
+
+- ``run_plan(plan, settings, *, experiment, reuse, max_parallel, fail_fast, out) -> LocalRun``
+  (:mod:`azml.local.runner`)
+- ``run_status(settings, run_id=None)``, ``stream_logs(settings, run_id, *, step, follow, out)``,
+  ``cancel_local(settings, run_id, *, step_id=None)`` (:mod:`azml.local.queries`)
 """
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any, TextIO
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from azml.local.model import LocalRun, StepRun
 
 if TYPE_CHECKING:  # pragma: no cover
-    from azml.plan import Plan
-    from azml.settings import Settings
+    from azml.local.queries import cancel_local, run_status, stream_logs
+    from azml.local.runner import run_plan
 
 __all__ = ["LocalRun", "StepRun", "cancel_local", "run_plan", "run_status", "stream_logs"]
 
-
-def run_plan(
-    plan: Plan,
-    settings: Settings,
-    *,
-    experiment: str = "local",
-    reuse: bool = True,
-    max_parallel: int | None = None,
-    fail_fast: bool = False,
-    out: TextIO = sys.stderr,
-) -> LocalRun:
-    """Run ``plan`` locally; see :func:`azml.local.runner.run_plan`."""
-    from azml.local.runner import run_plan as _run_plan
-
-    return _run_plan(plan, settings, experiment=experiment, reuse=reuse,
-                     max_parallel=max_parallel, fail_fast=fail_fast, out=out)
+_HOMES = {
+    "run_plan": "azml.local.runner",
+    "run_status": "azml.local.queries",
+    "stream_logs": "azml.local.queries",
+    "cancel_local": "azml.local.queries",
+}
 
 
-def run_status(settings: Settings, run_id: str | None = None) -> list[dict[str, Any]] | dict[str, Any]:
-    """Local runs newest first, or one run; see :func:`azml.local.queries.run_status`."""
-    from azml.local.queries import run_status as _run_status
-
-    return _run_status(settings, run_id)
-
-
-def stream_logs(settings: Settings, run_id: str, *, step: str | None = None,
-                follow: bool = False, out: TextIO) -> None:
-    """Write a local run's logs; see :func:`azml.local.queries.stream_logs`."""
-    from azml.local.queries import stream_logs as _stream_logs
-
-    _stream_logs(settings, run_id, step=step, follow=follow, out=out)
-
-
-def cancel_local(settings: Settings, run_id: str, *, step_id: str | None = None) -> str:
-    """Cancel a local run or step run; see :func:`azml.local.queries.cancel_local`."""
-    from azml.local.queries import cancel_local as _cancel_local
-
-    return _cancel_local(settings, run_id, step_id=step_id)
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'azml.local' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
