@@ -243,3 +243,14 @@ def test_steps_fail_clearly_on_bad_input(tmp_path: Path) -> None:
     result = step("test.py", "--model", str(missing), "--test_data", str(tmp_path),
                   "--output", str(tmp_path))
     assert result.returncode == 2 and "model checkpoint" in result.stderr
+
+
+def test_default_port_is_fixed_per_step_run() -> None:
+    from dutchf3.distributed import DEFAULT_PORT, PORT_SPREAD, default_port, rendezvous
+
+    one = {"AZ_BATCHAI_MPI_MASTER_NODE": "127.0.0.1", "AZUREML_RUN_ID": "local_1.train"}
+    other = {**one, "AZUREML_RUN_ID": "local_2.train"}
+    assert rendezvous(one) == rendezvous(dict(one))  # every rank agrees
+    assert rendezvous(one)[1] != rendezvous(other)[1]  # two runs at once do not collide
+    assert DEFAULT_PORT <= default_port(one) < DEFAULT_PORT + PORT_SPREAD
+    assert rendezvous({**one, "MASTER_PORT": "1234"}) == ("127.0.0.1", 1234)

@@ -6,13 +6,14 @@ Rank and world size come from Open MPI (``OMPI_COMM_WORLD_*``, set by
 single process. The rendezvous address is ``MASTER_ADDR``/``MASTER_PORT`` if
 set, else AzureML's ``AZ_BATCH_MASTER_NODE`` (``host:port``, multi-node jobs)
 or ``AZ_BATCHAI_MPI_MASTER_NODE`` (host only, single-node jobs) with
-:data:`DEFAULT_PORT`, else ``127.0.0.1``.
+:func:`default_port`, else ``127.0.0.1``.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ import torch
 import torch.distributed as dist
 
 DEFAULT_PORT = 29500
+#: Ports derived from the run id fall in DEFAULT_PORT .. DEFAULT_PORT + PORT_SPREAD - 1.
+PORT_SPREAD = 2000
 DEFAULT_ADDR = "127.0.0.1"
 
 
@@ -69,11 +72,24 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"environment variable {name}={text!r} is not an integer") from exc
 
 
+def default_port(env: Mapping[str, str]) -> int:
+    """The rendezvous port when none is given: fixed per step run.
+
+    Every rank of one step run sees the same ``AZUREML_RUN_ID``, and two step
+    runs on one machine (two local runs at once) almost surely see different
+    ones, so deriving the port from it keeps them from colliding.
+    """
+    run_id = env.get("AZUREML_RUN_ID", "")
+    if not run_id:
+        return DEFAULT_PORT
+    return DEFAULT_PORT + zlib.crc32(run_id.encode("utf-8")) % PORT_SPREAD
+
+
 def rendezvous(env: Mapping[str, str]) -> tuple[str, int]:
     """Rendezvous host and port from the environment (see the module doc)."""
     if env.get("MASTER_ADDR"):
-        return env["MASTER_ADDR"], _int(env, "MASTER_PORT", DEFAULT_PORT)
-    port = _int(env, "MASTER_PORT", DEFAULT_PORT)
+        return env["MASTER_ADDR"], _int(env, "MASTER_PORT", default_port(env))
+    port = _int(env, "MASTER_PORT", default_port(env))
     multi = env.get("AZ_BATCH_MASTER_NODE", "")
     if multi:
         host, _, port_text = multi.rpartition(":")
