@@ -118,7 +118,9 @@ def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, out: TextIO,
         launcher, log = log.with_name(LAUNCHER_LOG), log.with_name(STEP_LOG)
     if row["status"] == "Reused":
         out.write(f"(reused {row['reused_from']}; its log follows)\n")
-    read = lambda: read_log(log, launcher, growing=follow)
+
+    def read() -> str:
+        return read_log(log, launcher, growing=follow)
 
     def finished() -> bool:
         if not follow:
