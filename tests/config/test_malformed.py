@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,7 +131,7 @@ def test_malformed_config_exits_2_naming_path(case, write_config, capsys) -> Non
     err = capsys.readouterr().err
     assert code == 2, err
     assert f"{file}: {path}:" in err
-    assert __import__("re").search(pattern, err), err
+    assert re.search(pattern, err), err
     assert "Traceback" not in err
 
 
