@@ -100,3 +100,11 @@ def test_import_contracts_hold() -> None:
     proc = subprocess.run([str(exe), "--no-cache"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Contracts: 2 kept, 0 broken." in proc.stdout
+
+
+def test_cancel_unknown_id_without_workspace(project: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("HOME", str(project))
+    monkeypatch.setenv("AZML_HOME", str(project / ".azml"))
+    assert main(["cancel", "no-such-run"]) == 2
+    err = capsys.readouterr().err
+    assert "no local run has id 'no-such-run', and AzureML cannot be asked: no workspace configuration" in err

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from azml.config import PipelineConfig, load_config
-from azml.errors import RunFailedError, RunNotFoundError
+from azml.errors import RunFailedError, RunNotFoundError, SettingsError
 from azml.plan import Plan, build_plan, parse_parameter_overrides
 from azml.settings import Settings, load_settings
 
@@ -161,7 +161,12 @@ def cancel(
         pass
     from azml.azure import cancel_run
 
-    return cancel_run(settings, run_id, step_id=step_id, ws_config=ws_config, timeout=timeout)
+    try:
+        return cancel_run(settings, run_id, step_id=step_id, ws_config=ws_config, timeout=timeout)
+    except SettingsError as exc:
+        raise SettingsError(
+            exc.what, f"no local run has id '{run_id}', and AzureML cannot be asked: {exc.problem}", exc.advice
+        ) from None
 
 
 def resolve_path(path: str) -> Path:
