@@ -8,37 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from azml.config import PipelineConfig, load_config
 from azml.errors import RunFailedError, RunNotFoundError, SettingsError
-from azml.plan import Plan, build_plan, parse_parameter_overrides
-from azml.settings import Settings, load_settings
+from azml.loading import Loaded, load
+from azml.settings import load_settings
 
-
-@dataclass(frozen=True)
-class Loaded:
-    """A validated config, the settings it runs under, and its plan."""
-
-    config: PipelineConfig
-    settings: Settings
-    plan: Plan
-
-
-def load(
-    config_path: str | os.PathLike[str],
-    *,
-    env_file: str | os.PathLike[str] | None = None,
-    params: Sequence[str] = (),
-) -> Loaded:
-    """Load settings and config, apply ``--param`` overrides, and plan."""
-    settings = load_settings(env_file)
-    config = load_config(config_path, base_dir=settings.base_dir)
-    values = parse_parameter_overrides(params, config)
-    plan = build_plan(config, parameter_values=values, compute_defaults=settings.compute_defaults())
-    return Loaded(config, settings, plan)
+__all__ = ["Loaded", "cancel", "load", "logs", "plan", "run", "status", "submit", "validate"]
 
 
 def validate(config_path: str | os.PathLike[str], *, env_file: str | None = None) -> str:
@@ -167,7 +143,3 @@ def cancel(
         raise SettingsError(
             exc.what, f"no local run has id '{run_id}', and AzureML cannot be asked: {exc.problem}", exc.advice
         ) from None
-
-
-def resolve_path(path: str) -> Path:
-    return Path(path).expanduser().resolve()

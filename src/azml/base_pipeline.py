@@ -13,9 +13,10 @@ import sys
 from abc import ABC, abstractmethod
 from typing import Any, Mapping, Sequence, TextIO
 
-from azml.config import PipelineConfig, load_config
-from azml.plan import Plan, build_plan, parse_parameter_overrides
-from azml.settings import Settings, load_settings
+from azml.config import PipelineConfig
+from azml.loading import load
+from azml.plan import Plan
+from azml.settings import Settings
 
 
 class BasePipeline(ABC):
@@ -42,18 +43,14 @@ class BasePipeline(ABC):
         params: Sequence[str] = (),
         auth: str | None = None,
     ) -> None:
-        self.settings: Settings = load_settings(env_file)
-        self.config: PipelineConfig = load_config(pipeline_config, base_dir=self.settings.base_dir)
-        self._overrides = parse_parameter_overrides(params, self.config)
-        self.plan: Plan = self._plan(self._overrides)
+        self._loaded = load(pipeline_config, env_file=env_file, params=params)
+        self.settings: Settings = self._loaded.settings
+        self.config: PipelineConfig = self._loaded.config
+        self.plan: Plan = self._loaded.plan
         self.ws_config = ws_config
         self.auth = auth
         self.pipeline_tags: dict[str, str] | None = None
         self._workspace: Any = None
-
-    def _plan(self, values: Mapping[str, Any]) -> Plan:
-        return build_plan(self.config, parameter_values=dict(values),
-                          compute_defaults=self.settings.compute_defaults())
 
     @property
     def workspace(self) -> Any:
@@ -98,7 +95,7 @@ class BasePipeline(ABC):
         if local:
             from azml.local import run_plan
 
-            plan = self._plan({**self._overrides, **(parameters or {})}) if parameters else self.plan
+            plan = self._loaded.replan(parameters) if parameters else self.plan
             return run_plan(plan, self.settings, experiment=experiment_name, out=out, **local_options)
         if local_options:
             raise TypeError(f"options for local runs only: {', '.join(sorted(local_options))}")

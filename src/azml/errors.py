@@ -2,8 +2,8 @@
 
 Every error azml raises on purpose derives from :class:`AzmlError`. Each subclass
 builds its message from structured fields, so callers can inspect the fields and
-the CLI can print the message as is. Exit codes live in one place:
-:data:`EXIT_CODES`, read by the CLI.
+the CLI can print the message as is. Each class's ``exit_code`` is the one
+place its exit code is set; the CLI reads it through :func:`exit_code_for`.
 """
 
 from __future__ import annotations
@@ -195,34 +195,6 @@ class InterruptedRunError(AzmlError):
         super().__init__(f"run {run_id} interrupted and cancelled")
 
 
-#: Exit codes by error class, the CLI's single source.
-EXIT_CODES: dict[type[AzmlError], int] = {
-    cls: cls.exit_code
-    for cls in (
-        AzmlError,
-        ConfigError,
-        UsageError,
-        SettingsError,
-        MissingDependencyError,
-        DataNotFoundError,
-        LaunchError,
-        SnapshotError,
-        RunFailedError,
-        RunNotFoundError,
-        AzureServiceError,
-        InterruptedRunError,
-    )
-}
-
-
-def exit_code_for(error: BaseException) -> int:
-    """Exit code for an error: the nearest class in :data:`EXIT_CODES`, else 1."""
-    for cls in type(error).__mro__:
-        if cls in EXIT_CODES:
-            return EXIT_CODES[cls]  # type: ignore[index]
-    return 1
-
-
 class StepNotFoundError(AzmlError):
     """A run exists but has no step with the given id, step run id or name.
 
@@ -240,4 +212,6 @@ class StepNotFoundError(AzmlError):
         super().__init__(f"run {run_id} has no step '{step}'{listed}")
 
 
-EXIT_CODES[StepNotFoundError] = StepNotFoundError.exit_code
+def exit_code_for(error: BaseException) -> int:
+    """Exit code for an error: its class's ``exit_code`` for an AzmlError, else 1."""
+    return error.exit_code if isinstance(error, AzmlError) else 1

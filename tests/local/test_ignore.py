@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pathspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,6 @@ from azml.local.ignore import (
     load_rules,
 )
 
-pathspec = pytest.importorskip("pathspec")
 
 
 def _rules(*lines: str) -> IgnoreRules:
