@@ -174,9 +174,9 @@ def warm_up(ctx: Context) -> None:
 
 def local_backend_pending(ctx: Context) -> Outcome | None:
     """Pending if this checkout has no local backend yet (``azml run`` cannot work)."""
-    if python_has(ctx.tools, "azml.local"):
+    if python_has(ctx.tools, "azml.targets.local"):
         return None
-    return Pending("azml run's local backend (azml.local) is not in this checkout yet")
+    return Pending("azml run's local backend (azml.targets.local) is not in this checkout yet")
 
 
 def workspace_for_profile(ctx: Context, pipeline: Pipeline) -> Path:

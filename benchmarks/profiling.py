@@ -149,7 +149,7 @@ def _callers_of(entries: dict, keys: set) -> set:
 
 
 def _where(key: tuple[str, int, str]) -> str:
-    """``azml/local/run.py:42(run_step)`` or ``~:0(<built-in ...>)``, shortened."""
+    """``azml/targets/local/run.py:42(run_step)`` or ``~:0(<built-in ...>)``, shortened."""
     filename, line, func = key
     if "/azml/" in filename:
         filename = "azml/" + filename.rsplit("/azml/", 1)[1]

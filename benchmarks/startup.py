@@ -39,8 +39,8 @@ def azure_blocker(ctx: Context) -> Outcome | None:
     """Why ``plan --target azure`` cannot run here, if it cannot."""
     if not python_has(ctx.tools, "azureml.core"):
         return Unavailable("azureml not installed: pip install -e '.[azure]'")
-    if not python_has(ctx.tools, "azml.azure"):
-        return Pending("azml's Azure backend (azml.azure) is not in this checkout yet")
+    if not python_has(ctx.tools, "azml.targets.azureml_v1"):
+        return Pending("azml's Azure backend (azml.targets.azureml_v1) is not in this checkout yet")
     return None
 
 

@@ -99,7 +99,9 @@ def test_import_contracts_hold() -> None:
     exe = Path(sys.executable).with_name("lint-imports")
     proc = subprocess.run([str(exe), "--no-cache"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Contracts: 2 kept, 0 broken." in proc.stdout
+    assert " 0 broken." in proc.stdout
+    kept = int(proc.stdout.split("Contracts: ")[1].split(" kept")[0])
+    assert kept >= 4, proc.stdout
 
 
 def test_cancel_unknown_id_without_workspace(project: Path, monkeypatch, capsys) -> None:

@@ -15,17 +15,17 @@ __version__ = "0.1.0"
 __all__ = ["AzmlError", "BasePipeline", "ConfigError", "TrainPipeline", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from azml.base_pipeline import BasePipeline
-    from azml.train_pipeline.train_pipeline import TrainPipeline
+    from azml.pipelines.base import BasePipeline
+    from azml.pipelines.train import TrainPipeline
 
 
 def __getattr__(name: str) -> Any:
     if name == "BasePipeline":
-        from azml.base_pipeline import BasePipeline
+        from azml.pipelines.base import BasePipeline
 
         return BasePipeline
     if name == "TrainPipeline":
-        from azml.train_pipeline.train_pipeline import TrainPipeline
+        from azml.pipelines.train import TrainPipeline
 
         return TrainPipeline
     raise AttributeError(f"module 'azml' has no attribute {name!r}")

@@ -42,7 +42,7 @@ def plan(
     """The plan as text or JSON; ``target="azure"`` shows the SDK objects AzureML would get."""
     loaded = load(config_path, env_file=env_file, params=params)
     if target == "azure":
-        from azml.azure import describe_plan
+        from azml.targets.azureml_v1 import describe_plan
 
         return describe_plan(loaded.plan, loaded.settings, as_json=as_json)
     from azml.report import format_plan, plan_json
@@ -62,7 +62,7 @@ def run(
     out: TextIO = sys.stderr,
 ) -> Any:
     """Run the pipeline locally; RunFailedError unless every step Completed or was Reused."""
-    from azml.local import run_plan
+    from azml.targets.local import run_plan
 
     loaded = load(config_path, env_file=env_file, params=params)
     result = run_plan(
@@ -91,7 +91,7 @@ def submit(
     out: TextIO = sys.stdout,
 ) -> Any:
     """Build the AzureML pipeline and submit it; returns the run handle."""
-    from azml.train_pipeline.train_pipeline import TrainPipeline
+    from azml.pipelines.train import TrainPipeline
 
     pipeline = TrainPipeline(config_path, ws_config=ws_config, env_file=env_file, params=params)
     pipeline.construct_pipeline()
@@ -100,7 +100,7 @@ def submit(
 
 def status(run_id: str | None = None, *, env_file: str | None = None) -> Any:
     """Local runs (newest first) or one run, as JSON-ready dicts."""
-    from azml.local import run_status
+    from azml.targets.local import run_status
 
     return run_status(load_settings(env_file), run_id)
 
@@ -114,7 +114,7 @@ def logs(
     out: TextIO = sys.stdout,
 ) -> None:
     """Write a local run's logs (one step's, or all) to ``out``."""
-    from azml.local import stream_logs
+    from azml.targets.local import stream_logs
 
     stream_logs(load_settings(env_file), run_id, step=step, follow=follow, out=out)
 
@@ -128,14 +128,14 @@ def cancel(
     timeout: float = 300.0,
 ) -> str:
     """Cancel a run or one step run: local ids first, then AzureML. Returns a sentence."""
-    from azml.local import cancel_local
+    from azml.targets.local import cancel_local
 
     settings = load_settings(env_file)
     try:
         return cancel_local(settings, run_id, step_id=step_id)
     except RunNotFoundError:
         pass
-    from azml.azure import cancel_run
+    from azml.targets.azureml_v1 import cancel_run
 
     try:
         return cancel_run(settings, run_id, step_id=step_id, ws_config=ws_config, timeout=timeout)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from azml.api import load
-from azml.local import LocalRun, procs, run_plan, run_status
+from azml.targets.local import LocalRun, procs, run_plan, run_status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "local"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from azml.local import procs, stream_logs
+from azml.targets.local import procs, stream_logs
 from azml.settings import load_settings
 from tests.e2e.conftest import Project, leftover, wait_for
 

@@ -95,7 +95,7 @@ def test_logs_follow_until_the_step_ends(proj: Project) -> None:
 
 def test_unknown_runs(proj: Project) -> None:
     from azml.errors import RunNotFoundError
-    from azml.local import cancel_local, run_status
+    from azml.targets.local import cancel_local, run_status
     from azml.settings import load_settings
 
     settings = load_settings()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from azml.local import procs
+from azml.targets.local import procs
 from tests.e2e.conftest import Project, leftover
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mpi]
@@ -106,7 +106,7 @@ def test_torchrun_fallback_sets_both_naming_schemes(proj: Project, monkeypatch: 
 def test_logs_of_a_running_mpi_step(proj: Project) -> None:
     import io
 
-    from azml.local import stream_logs
+    from azml.targets.local import stream_logs
     from azml.settings import load_settings
     from tests.e2e.conftest import wait_for
 

@@ -18,7 +18,7 @@ from chain_factory import write_chain  # noqa: E402
 
 
 def test_fully_reused_run_writes_in_one_transaction(proj: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    from azml.local import store
+    from azml.targets.local import store
 
     write_chain(proj.root / "chain", 5)
     monkeypatch.chdir(proj.root / "chain")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from azml.local.contract import (
+from azml.targets.local.contract import (
     StepPaths,
     base_environment,
     contract_variables,

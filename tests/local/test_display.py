@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from azml.local.display import Display
-from azml.local.model import LocalRun, StepRun
+from azml.targets.local.display import Display
+from azml.targets.local.model import LocalRun, StepRun
 
 
 class Terminal(io.StringIO):

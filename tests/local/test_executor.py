@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from azml.errors import LaunchError
-from azml.local import procs
-from azml.local.executor import Job, ProcessExecutor
+from azml.targets.local import procs
+from azml.targets.local.executor import Job, ProcessExecutor
 
 
 def _job(tmp_path: Path, code: str, marker: str) -> Job:

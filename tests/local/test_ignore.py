@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from azml.local.ignore import (
+from azml.targets.local.ignore import (
     IgnorePatternError,
     IgnoreRules,
     compile_lines,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from azml.errors import LaunchError
-from azml.local import launch, procs
-from azml.local.rankshim import rank_variables
+from azml.targets.local import launch, procs
+from azml.runtime.rankshim import rank_variables
 from tests.local.conftest import step
 
 
@@ -90,7 +90,7 @@ def test_rank_shim_execs_the_script(tmp_path: Path) -> None:
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, azml.local; heavy = [m for m in sys.modules if m.split('.')[0] in "
+    code = ("import sys, azml.targets.local; heavy = [m for m in sys.modules if m.split('.')[0] in "
             "('torch', 'azureml', 'numpy', 'sqlite3', 'jsonschema')]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from azml.local.logs import demux, last_line, render, split_launcher_log
+from azml.targets.local.logs import demux, last_line, render, split_launcher_log
 
 MPIRUN = (
     "[1,0]<stdout>:rank 0 of 2\n"

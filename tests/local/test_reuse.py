@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from azml.local.reuse import components, content_key, explain
+from azml.targets.local.reuse import components, content_key, explain
 from tests.local.conftest import step
 
 MANIFESTS = {

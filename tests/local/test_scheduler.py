@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from azml.errors import LaunchError
-from azml.local.executor import Handle, Job
-from azml.local.scheduler import Outcome, Scheduler
+from azml.targets.local.executor import Handle, Job
+from azml.targets.local.scheduler import Outcome, Scheduler
 
 
 @dataclass

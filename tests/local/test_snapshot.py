@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from azml.errors import SnapshotError
-from azml.local import hashing, snapshot
-from azml.local.hashing import Hasher, list_files
-from azml.local.store import Store
+from azml.targets.local import hashing, snapshot
+from azml.targets.local.hashing import Hasher, list_files
+from azml.targets.local.store import Store
 
 
 @pytest.fixture

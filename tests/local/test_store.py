@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from azml.local import procs
-from azml.local.store import Store
+from azml.targets.local import procs
+from azml.targets.local.store import Store
 
 
 def _run_row(run_id: str, pid: int, start: str | None) -> dict:

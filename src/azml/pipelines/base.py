@@ -1,0 +1,103 @@
+"""Base class of an AzureML pipeline described by ``pipeline_config.json``.
+
+Keeps the original project's shape (``BasePipeline(pipeline_config, ws_config)``,
+``construct_pipeline()``, ``run_pipeline(experiment_name, tags)``) while loading
+settings, the validated config and its plan up front and the workspace only
+when needed: a local run needs no Azure account and never imports azureml.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from abc import ABC, abstractmethod
+from typing import Any, Mapping, Sequence, TextIO
+
+from azml.config import PipelineConfig
+from azml.loading import load
+from azml.plan import Plan
+from azml.settings import Settings
+
+
+class BasePipeline(ABC):
+    """Settings, config and plan of one pipeline, and its workspace on demand.
+
+    Args:
+        pipeline_config: path of ``pipeline_config.json``; relative paths inside
+            it resolve against the current directory, as in the original project.
+        ws_config: path of the workspace ``config.json`` (or a folder to search
+            from); by default ``.azureml/config.json`` in the current directory
+            or a parent.
+        env_file: settings file; by default ``.env`` in the current directory.
+        params: ``NAME=VALUE`` overrides of pipeline parameters.
+        auth: ``"cli"``, ``"service_principal"`` or ``"interactive"``; by default
+            ``AZML_AUTH``, else a service principal when its variables are set,
+            else interactive login.
+    """
+
+    def __init__(
+        self,
+        pipeline_config: str | os.PathLike[str],
+        ws_config: str | os.PathLike[str] | None = None,
+        env_file: str | os.PathLike[str] | None = None,
+        params: Sequence[str] = (),
+        auth: str | None = None,
+    ) -> None:
+        self._loaded = load(pipeline_config, env_file=env_file, params=params)
+        self.settings: Settings = self._loaded.settings
+        self.config: PipelineConfig = self._loaded.config
+        self.plan: Plan = self._loaded.plan
+        self.ws_config = ws_config
+        self.auth = auth
+        self.pipeline_tags: dict[str, str] | None = None
+        self._workspace: Any = None
+
+    @property
+    def workspace(self) -> Any:
+        """The AzureML workspace, connected on first use (SettingsError if it cannot be)."""
+        if self._workspace is None:
+            from azml.targets.azureml_v1.workspace import connect
+
+            self._workspace = connect(self.settings, self.ws_config, self.auth)
+        return self._workspace
+
+    @workspace.setter
+    def workspace(self, value: Any) -> None:
+        self._workspace = value
+
+    #: The original project's name for the workspace.
+    ws = workspace
+
+    @abstractmethod
+    def construct_pipeline(self) -> None:
+        """Build the pipeline's SDK objects."""
+
+    @abstractmethod
+    def _submit(self, experiment_name: str, tags: Mapping[str, str] | None,
+                parameters: Mapping[str, Any] | None, wait: bool, out: TextIO) -> Any:
+        """Submit to AzureML; returns the run handle."""
+
+    def run_pipeline(
+        self,
+        experiment_name: str = "DEV-train-pipeline",
+        tags: Mapping[str, str] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        wait: bool = False,
+        local: bool = False,
+        out: TextIO = sys.stdout,
+        **local_options: Any,
+    ) -> Any:
+        """Run locally (``local=True``) or submit to AzureML; returns the run handle.
+
+        ``parameters`` override pipeline parameters (name -> value): locally the
+        plan is rebuilt with them; on AzureML they are passed with the submission.
+        """
+        if local:
+            from azml.targets.local import run_plan
+
+            plan = self._loaded.replan(parameters) if parameters else self.plan
+            return run_plan(plan, self.settings, experiment=experiment_name, out=out, **local_options)
+        if local_options:
+            raise TypeError(f"options for local runs only: {', '.join(sorted(local_options))}")
+        return self._submit(experiment_name, tags if tags is not None else self.pipeline_tags,
+                            parameters, wait, out)

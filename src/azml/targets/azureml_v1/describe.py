@@ -1,0 +1,150 @@
+"""``azml plan --target azure``: what AzureML would receive, per step.
+
+Builds the real SDK step objects on an offline placeholder workspace (no
+credentials, no network) and reads back what they hold: the step class, the
+arguments as the SDK resolves them (``$AZUREML_DATAREFERENCE_x``,
+``$AML_PARAMETER_x``) and as the structured assignments it sends, data
+references, PipelineData, compute, environment and MPI settings. Never a secret:
+datastores appear by name, account and container only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from azml.targets.azureml_v1.builder import (
+    SdkPipeline,
+    SdkStep,
+    build_sdk_steps,
+    offline_datastores,
+    offline_workspace,
+)
+from azml.plan import Plan
+from azml.settings import Settings
+
+
+def describe_plan(plan: Plan, settings: Settings, *, as_json: bool = False) -> str:
+    """The SDK view of ``plan`` as text, or as JSON with ``as_json``."""
+    workspace = offline_workspace()
+    pipeline = build_sdk_steps(plan, settings, offline_datastores(workspace, plan, settings))
+    data = describe_pipeline(pipeline)
+    text = json.dumps(data, indent=2) if as_json else _render(data)
+    return settings.redact(text)
+
+
+def describe_pipeline(pipeline: SdkPipeline) -> dict[str, Any]:
+    """A JSON-ready account of every step of ``pipeline``."""
+    return {
+        "parameters": {n: p.default_value for n, p in pipeline.parameters.items()},
+        "steps": [describe_step(s) for s in pipeline.steps.values()],
+    }
+
+
+def structured_arguments(sdk: SdkStep) -> tuple[list[str], list[dict[str, str]]]:
+    """The arguments as the SDK resolves them, and as the assignments it sends."""
+    step = sdk.step
+    resolved, annotated = step.resolve_input_arguments(step._arguments, step._inputs,
+                                                       step._outputs, step._params)
+    assignments = []
+    for item in annotated:
+        kind = type(item).__name__.strip("_").replace("Argument", "").lower()
+        if kind == "string":
+            assignments.append({"kind": "literal", "value": item.text})
+        else:
+            assignments.append({"kind": kind, "name": item.name})
+    return [str(r) for r in resolved], assignments
+
+
+def describe_step(sdk: SdkStep) -> dict[str, Any]:
+    resolved, assignments = structured_arguments(sdk)
+    runconfig = sdk.runconfig
+    return {
+        "id": sdk.planned.id,
+        "name": sdk.step.name,
+        "sdk_class": type(sdk.step).__name__,
+        "script": sdk.planned.script,
+        "source_directory": str(sdk.planned.source_directory),
+        "arguments": resolved,
+        "argument_assignments": assignments,
+        "inputs": {name: _describe_input(obj) for name, obj in sdk.inputs.items()},
+        "outputs": {name: {"pipeline_data": obj.name, "datastore": "workspace default",
+                           "mode": obj._output_mode} for name, obj in sdk.outputs.items()},
+        "compute": _describe_compute(sdk),
+        "environment": {
+            "name": sdk.environment.name,
+            "base_image": sdk.environment.docker.base_image,
+            "pip_packages": list(sdk.requirements.packages) if sdk.requirements else [],
+            "pip_options": list(sdk.requirements.pip_options) if sdk.requirements else [],
+        },
+        "environment_variables": dict(runconfig.environment_variables or {}),
+        "mpi": ({"node_count": runconfig.mpi.node_count,
+                 "process_count_per_node": runconfig.mpi.process_count_per_node,
+                 "communicator": runconfig.communicator} if sdk.planned.is_mpi else None),
+        "allow_reuse": sdk.step._allow_reuse,
+    }
+
+
+def _describe_input(obj: Any) -> dict[str, Any]:
+    if type(obj).__name__ == "DataReference":
+        return {"data_reference": obj.data_reference_name, "datastore": obj.datastore.name,
+                "account": obj.datastore.account_name, "container": obj.datastore.container_name,
+                "path": obj.path_on_datastore, "mode": obj.mode}
+    producer = obj.bind_object
+    return {"pipeline_data": producer.name, "port": obj.name, "mode": obj.bind_mode}
+
+
+def _describe_compute(sdk: SdkStep) -> dict[str, Any]:
+    runconfig = sdk.runconfig
+    spec = sdk.planned.compute
+    if spec.cluster_name:
+        return {"kind": "cluster", "target": spec.cluster_name, "vm_size": spec.vm_size,
+                "min_nodes": spec.min_nodes or 0, "max_nodes": spec.max_nodes,
+                "node_count": runconfig.node_count}
+    return {"kind": "run-based AmlCompute", "target": runconfig.target,
+            "vm_size": runconfig.amlcompute.vm_size, "vm_priority": runconfig.amlcompute.vm_priority,
+            "node_count": runconfig.node_count}
+
+
+def _render(data: dict[str, Any]) -> str:
+    lines = []
+    if data["parameters"]:
+        params = ", ".join(f"{k}={v!r}" for k, v in data["parameters"].items())
+        lines.append(f"pipeline parameters: {params}")
+    for step in data["steps"]:
+        lines.extend(_render_step(step))
+    return "\n".join(lines)
+
+
+def _render_step(step: dict[str, Any]) -> list[str]:
+    lines = [f"{step['id']} \"{step['name']}\": {step['sdk_class']} {step['script']} "
+             f"(source {step['source_directory']})",
+             "  arguments: " + " ".join(step["arguments"])]
+    for name, spec in step["inputs"].items():
+        if "data_reference" in spec:
+            lines.append(f"  input {name}: DataReference {spec['data_reference']} on datastore "
+                         f"{spec['datastore']} path {spec['path']} ({spec['mode']})")
+        else:
+            lines.append(f"  input {name}: PipelineData {spec['pipeline_data']} ({spec['mode']})")
+    for name, spec in step["outputs"].items():
+        lines.append(f"  output {name}: PipelineData {spec['pipeline_data']} on the "
+                     f"{spec['datastore']} datastore ({spec['mode']})")
+    c = step["compute"]
+    if c["kind"] == "cluster":
+        lines.append(f"  compute: cluster {c['target']} ({c['vm_size']}, {c['min_nodes']}-"
+                     f"{c['max_nodes']} nodes), {c['node_count']} node(s)")
+    else:
+        lines.append(f"  compute: run-based AmlCompute {c['vm_size']} ({c['vm_priority']}), "
+                     f"{c['node_count']} node(s)")
+    if step["mpi"]:
+        m = step["mpi"]
+        lines.append(f"  mpi: {m['node_count']} node(s) x {m['process_count_per_node']} process(es) "
+                     f"per node ({m['communicator']})")
+    env = step["environment"]
+    lines.append(f"  environment: {env['base_image']}; pip: {', '.join(env['pip_packages']) or 'none'}"
+                 + (f"; pip options: {', '.join(env['pip_options'])}" if env["pip_options"] else ""))
+    if step["environment_variables"]:
+        lines.append("  environment variables: " + ", ".join(
+            f"{k}={v}" for k, v in step["environment_variables"].items()))
+    lines.append(f"  allow_reuse: {str(step['allow_reuse']).lower()}")
+    return lines

@@ -1,0 +1,214 @@
+"""``azml status``, ``azml logs`` and ``azml cancel`` on local runs.
+
+Each call first marks Failed the runs whose orchestrator died (and stops what
+they left running), so a killed ``azml run`` never shows as Running forever.
+
+Cancelling works across processes in two ways at once: the request is written
+to the store, where the orchestrator polls for it (it stops the step, marks it
+Canceled and leaves its dependents NotStarted), and the canceller itself stops
+the step's processes (SIGTERM to its process group and to every process carrying
+its ``AZUREML_RUN_ID``, SIGKILL after a grace period). If the orchestrator is
+gone, the canceller records the outcome itself.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from azml.errors import RunNotFoundError, StepNotFoundError
+from azml.targets.local import procs
+from azml.targets.local.logs import follow as follow_text
+from azml.targets.local.logs import read_log
+from azml.targets.local.model import from_rows
+from azml.targets.local.store import ACTIVE, DB_NAME, Store
+from azml.targets.local.workspace import LAUNCHER_LOG, STEP_LOG
+from azml.settings import Settings
+
+SETTLE_SECONDS = 5.0
+
+
+def _open(settings: Settings, run_id: str | None) -> Store | None:
+    if not (settings.azml_home / DB_NAME).exists():
+        if run_id is not None:
+            raise RunNotFoundError(run_id, f"local runs ({settings.azml_home})")
+        return None
+    store = Store(settings.azml_home)
+    store.reap_orphans()
+    return store
+
+
+def _run_row(store: Store, run_id: str, settings: Settings) -> sqlite3.Row:
+    row = store.run(run_id)
+    if row is None:
+        raise RunNotFoundError(run_id, f"local runs ({settings.azml_home})")
+    return row
+
+
+def run_status(settings: Settings, run_id: str | None = None) -> list[dict[str, Any]] | dict[str, Any]:
+    """All local runs, newest first, or the run ``run_id`` (RunNotFoundError if unknown)."""
+    store = _open(settings, run_id)
+    if store is None:
+        return []
+    try:
+        if run_id is None:
+            return [_redacted(from_rows(r, store.steps(r["run_id"])).to_dict(), settings)
+                    for r in store.runs()]
+        row = _run_row(store, run_id, settings)
+        return _redacted(from_rows(row, store.steps(run_id)).to_dict(), settings)
+    finally:
+        store.close()
+
+
+def _redacted(run: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The run with secret values masked in its free-text fields."""
+    run["reason"] = settings.redact(run["reason"])
+    for step in run["steps"]:
+        step["reason"] = settings.redact(step["reason"])
+    return run
+
+
+def find_step(steps: list[sqlite3.Row], run_id: str, wanted: str) -> sqlite3.Row:
+    """The step named by config id, step run id or display name."""
+    for key in ("step_id", "step_run_id"):
+        for row in steps:
+            if row[key] == wanted:
+                return row
+    named = [row for row in steps if row["name"] == wanted]
+    if len(named) == 1:
+        return named[0]
+    raise StepNotFoundError(run_id, wanted, [row["step_id"] for row in steps])
+
+
+def stream_logs(
+    settings: Settings, run_id: str, *, step: str | None = None, follow: bool = False,
+    out: TextIO,
+) -> None:
+    """Write the logs of one step, or of every step, of a local run to ``out``."""
+    store = _open(settings, run_id)
+    assert store is not None
+    try:
+        _run_row(store, run_id, settings)
+        steps = store.steps(run_id)
+        chosen = [find_step(steps, run_id, step)] if step else steps
+        for row in chosen:
+            if len(chosen) > 1:
+                out.write(f"=== {row['step_id']} ({row['name']}) {row['status']} ===\n")
+            _write_step_log(store, row, follow, out, settings)
+    finally:
+        store.close()
+
+
+def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, out: TextIO,
+                    settings: Settings) -> None:
+    while follow and not row["log"] and row["status"] in ACTIVE:
+        time.sleep(0.25)  # following a step that has not started yet: wait for it
+        store.reap_orphans()
+        row = store.conn.execute("SELECT * FROM step_runs WHERE step_run_id=?",
+                                 (row["step_run_id"],)).fetchone()
+    if not row["log"]:
+        out.write(f"(no log: step {row['status']}{': ' + row['reason'] if row['reason'] else ''})\n")
+        return
+    log = Path(row["log"])
+    launcher = None
+    if row["type"] == "MpiStep":
+        launcher, log = log.with_name(LAUNCHER_LOG), log.with_name(STEP_LOG)
+    if row["status"] == "Reused":
+        out.write(f"(reused {row['reused_from']}; its log follows)\n")
+
+    def read() -> str:
+        return read_log(log, launcher, growing=follow)
+
+    def finished() -> bool:
+        if not follow:
+            return True
+        store.reap_orphans()
+        fresh = store.conn.execute("SELECT status FROM step_runs WHERE step_run_id=?",
+                                   (row["step_run_id"],)).fetchone()
+        return fresh is None or fresh[0] not in ACTIVE
+
+    follow_text(read, finished, out, settings.redact)
+
+
+def cancel_local(settings: Settings, run_id: str, *, step_id: str | None = None) -> str:
+    """Cancel a local run, or one of its steps; a one-line sentence says what happened."""
+    store = _open(settings, run_id)
+    assert store is not None
+    try:
+        run = _run_row(store, run_id, settings)
+        steps = store.steps(run_id)
+        target = find_step(steps, run_id, step_id) if step_id else None
+        if run["status"] not in ACTIVE:
+            what = f"step {target['step_id']} of run {run_id}" if target else f"run {run_id}"
+            return f"{what} already ended ({run['status']}); nothing to cancel"
+        if target is not None and target["status"] not in ACTIVE:
+            return (f"step {target['step_id']} of run {run_id} already ended "
+                    f"({target['status']}); nothing to cancel")
+        _request(store, run_id, target)
+        victims = [target] if target is not None else steps
+        _stop([v for v in victims if v["status"] == "Running"])
+        _settle(store, run, target)
+    finally:
+        store.close()
+    if target is not None:
+        return (f"canceled step {target['step_id']} ({target['step_run_id']}) of run {run_id}; "
+                "its dependents will not start")
+    return f"canceled run {run_id}"
+
+
+def _request(store: Store, run_id: str, target: sqlite3.Row | None) -> None:
+    with store.transaction() as conn:
+        if target is None:
+            conn.execute("UPDATE runs SET cancel_requested=1 WHERE run_id=?", (run_id,))
+        else:
+            conn.execute("UPDATE step_runs SET cancel_requested=1 WHERE step_run_id=?",
+                         (target["step_run_id"],))
+
+
+def _stop(rows: list[sqlite3.Row]) -> None:
+    """SIGTERM every process of the given step runs, then SIGKILL what is left."""
+    for row in rows:
+        procs.signal_group(row["pid"], row["pid_start"], signal.SIGTERM)
+        procs.signal_pids(procs.marked_pids(row["step_run_id"]), signal.SIGTERM)
+    deadline = time.monotonic() + procs.GRACE_SECONDS
+    while time.monotonic() < deadline:
+        if not any(procs.marked_pids(r["step_run_id"]) for r in rows):
+            return
+        time.sleep(0.05)
+    for row in rows:
+        procs.stop_step_processes(row["step_run_id"], row["pid"], row["pid_start"], grace=0.0)
+
+
+def _settle(store: Store, run: sqlite3.Row, target: sqlite3.Row | None) -> None:
+    """Wait for the orchestrator to record the cancel; record it here if it is gone."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < deadline:
+        if not procs.is_alive(run["orchestrator_pid"], run["orchestrator_start"]):
+            break
+        if _recorded(store, run["run_id"], target):
+            return
+        time.sleep(0.05)
+    if procs.is_alive(run["orchestrator_pid"], run["orchestrator_start"]):
+        return
+    now = time.time()
+    with store.transaction() as conn:
+        if target is not None:
+            conn.execute("UPDATE step_runs SET status='Canceled', reason='canceled', ended=? "
+                         "WHERE step_run_id=? AND status IN ('NotStarted','Queued','Running')",
+                         (now, target["step_run_id"]))
+        conn.execute("UPDATE step_runs SET status='Canceled', reason='canceled', ended=? "
+                     "WHERE run_id=? AND status IN ('Queued','Running')", (now, run["run_id"]))
+        conn.execute("UPDATE runs SET status='Canceled', reason='canceled', ended=? WHERE run_id=? "
+                     "AND status IN ('NotStarted','Queued','Running')", (now, run["run_id"]))
+
+
+def _recorded(store: Store, run_id: str, target: sqlite3.Row | None) -> bool:
+    if target is not None:
+        row = store.conn.execute("SELECT status FROM step_runs WHERE step_run_id=?",
+                                 (target["step_run_id"],)).fetchone()
+        return row is not None and row[0] not in ACTIVE
+    row = store.conn.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
+    return row is not None and row[0] not in ACTIVE

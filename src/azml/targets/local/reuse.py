@@ -1,0 +1,165 @@
+"""Content keys of step runs, and the sentence saying why a step ran.
+
+A step run's content key is the digest of its *components*: everything that
+can change what the step does or produces. These are the step type and layout
+(nodes x processes), the script name, the snapshot (digest of the source
+directory's manifest), the argument list (paths symbolic, parameters by value),
+the values of the parameters it uses, each input (a datastore input by mode
+and content manifest; a step-output input by the producing step's key), the
+output names, the requirements file's content, the base image, and the
+``environment_variables`` (secret-named values by digest only, so no secret is
+ever stored).
+
+A step whose key equals a Completed step run's key, with those outputs still on
+disk, is Reused: its outputs are that run's outputs (no copy).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from azml.config.arguments import InputArg, LiteralArg, OutputArg
+from azml.config.model import DatastoreInput, ParamValue
+from azml.targets.local.contract import referenced_parameters
+from azml.targets.local.hashing import digest_json, digest_text
+from azml.plan import PlannedStep, render_parameter
+from azml.settings import is_secret
+
+MAX_REASONS = 3
+
+
+def components(
+    step: PlannedStep,
+    parameters: Mapping[str, ParamValue],
+    snapshot_digest: str,
+    input_content: Mapping[str, Mapping[str, Any]],
+    requirements_digest: str | None,
+) -> dict[str, Any]:
+    """The components of a step run's content key.
+
+    Args:
+        input_content: per input name, ``{"manifest": digest}`` for datastore inputs
+            or ``{"key": upstream content key}`` for step outputs.
+    """
+    args: list[str] = []
+    for arg in step.arguments:
+        if isinstance(arg, LiteralArg):
+            args.append("lit:" + arg.value)
+        elif isinstance(arg, (InputArg, OutputArg)):
+            args.append(("in:" if isinstance(arg, InputArg) else "out:") + arg.name)
+        else:
+            args.append("param:" + arg.name)
+    inputs: dict[str, Any] = {}
+    for name, spec in step.inputs.items():
+        if isinstance(spec, DatastoreInput):
+            inputs[name] = {"datastore": spec.datastore, "path": spec.path, "mode": spec.mode,
+                            "reference": spec.reference_name, **input_content[name]}
+        else:
+            inputs[name] = {"step": spec.step_id, "output": spec.output, **input_content[name]}
+    env = {k: ("sha256:" + digest_text(v) if is_secret(k) else v)
+           for k, v in step.environment_variables.items()}
+    return {
+        "type": step.type,
+        "layout": [step.node_count, step.processes_per_node],
+        "script": step.script,
+        "snapshot": snapshot_digest,
+        "arguments": args,
+        "parameters": {n: render_parameter(parameters[n]) for n in referenced_parameters(step)},
+        "inputs": inputs,
+        "outputs": list(step.outputs),
+        "requirements": requirements_digest,
+        "base_image": step.base_image,
+        "environment": env,
+    }
+
+
+def content_key(parts: Mapping[str, Any]) -> str:
+    return digest_json(parts)
+
+
+def explain(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    manifest: Callable[[str], dict[str, str] | None],
+) -> str:
+    """Why ``new`` differs from ``old``: at most :data:`MAX_REASONS` short phrases."""
+    reasons: list[str] = []
+    if old.get("snapshot") != new.get("snapshot"):
+        reasons.append(_source_reason(old, new, manifest))
+    for name, value in new.get("parameters", {}).items():
+        if old.get("parameters", {}).get(name) != value:
+            reasons.append(f"parameter {name} changed")
+    reasons += _input_reasons(old.get("inputs", {}), new.get("inputs", {}), manifest)
+    simple = (("arguments", "arguments changed"), ("requirements", "requirements changed"),
+              ("base_image", "base image changed"), ("type", "step type changed"),
+              ("layout", "MPI layout changed"), ("outputs", "outputs changed"),
+              ("script", f"script changed: {new.get('script')}"))
+    for field, phrase in simple:
+        if old.get(field) != new.get(field) and phrase not in reasons:
+            reasons.append(phrase)
+    old_env, new_env = old.get("environment", {}), new.get("environment", {})
+    for name in sorted(set(old_env) | set(new_env)):
+        if old_env.get(name) != new_env.get(name):
+            reasons.append(f"environment variable {name} changed")
+    if not reasons:
+        reasons.append("step definition changed")
+    return ", ".join(dict.fromkeys(reasons[:MAX_REASONS]))
+
+
+def _source_reason(
+    old: Mapping[str, Any], new: Mapping[str, Any], manifest: Callable[[str], dict[str, str] | None]
+) -> str:
+    changed = _changed_files(manifest(old["snapshot"]), manifest(new["snapshot"]))
+    if not changed:
+        return "source changed"
+    script = new.get("script")
+    first = script if script in changed else changed[0]
+    label = "script changed" if first == script else "source changed"
+    more = f" (+{len(changed) - 1} more)" if len(changed) > 1 else ""
+    return f"{label}: {first}{more}"
+
+
+def _input_reasons(
+    old: Mapping[str, Any], new: Mapping[str, Any], manifest: Callable[[str], dict[str, str] | None]
+) -> list[str]:
+    reasons: list[str] = []
+    upstream: list[str] = []
+    for name, spec in new.items():
+        before = old.get(name)
+        if before == spec:
+            continue
+        if before is None:
+            reasons.append(f"input {name} added")
+        elif "step" in spec:
+            if before.get("step") == spec["step"] and before.get("output") == spec["output"]:
+                if spec["step"] not in upstream:
+                    upstream.append(spec["step"])
+            else:
+                reasons.append(f"input {name} changed")
+        elif before.get("manifest") != spec.get("manifest") and before.get("path") == spec.get("path"):
+            changed = _changed_files(manifest(before["manifest"]), manifest(spec["manifest"]))
+            where = spec["path"].rstrip("/")
+            shown = f"{where}/{changed[0]}" if changed and changed[0] else where
+            more = f" (+{len(changed) - 1} more)" if len(changed) > 1 else ""
+            reasons.append(f"input changed: {shown}{more}")
+        else:
+            reasons.append(f"input {name} changed")
+    for name in old:
+        if name not in new:
+            reasons.append(f"input {name} removed")
+    if upstream:
+        reasons.insert(0, f"upstream changed: {', '.join(upstream)}")
+    return reasons
+
+
+def _changed_files(old: dict[str, str] | None, new: dict[str, str] | None) -> list[str]:
+    if old is None or new is None:
+        return []
+    names = sorted(set(old) | set(new))
+    return [n for n in names if old.get(n) != new.get(n)]
+
+
+def dumps(parts: Mapping[str, Any]) -> str:
+    return json.dumps(parts, sort_keys=True, separators=(",", ":"))

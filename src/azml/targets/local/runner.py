@@ -1,0 +1,369 @@
+"""``run_plan``: run a plan locally under AzureML's contract.
+
+Order of work:
+
+1. Before anything runs: every datastore input must exist (else one
+   DataNotFoundError listing them all), every snapshot must be within AzureML's
+   limits (else SnapshotError), and contents are hashed through the file index.
+2. The run and its steps are recorded (NotStarted), then the scheduler drives
+   the steps; this module is its hooks: it decides reuse, prepares each step
+   run (working directory, inputs, outputs, arguments, environment, command),
+   records every change in the store and shows it on the display.
+3. The run ends Completed (every step Completed or Reused), Failed (a step
+   failed) or Canceled (a cancel request or Ctrl-C); on Ctrl-C the steps are
+   stopped and InterruptedRunError is raised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from azml.config.model import DatastoreInput
+from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError
+from azml.targets.local import contract, ids, launch, procs, reuse, snapshot, workspace
+from azml.targets.local.display import Display
+from azml.targets.local.executor import Handle, Job, ProcessExecutor
+from azml.targets.local.hashing import Hasher, Manifest, list_files
+from azml.targets.local.logs import last_line, split_launcher_log
+from azml.targets.local.model import LocalRun, StepRun
+from azml.targets.local.scheduler import Outcome, Scheduler
+from azml.targets.local.store import Store
+from azml.plan import Plan
+from azml.settings import Settings
+
+REQUEST_POLL_SECONDS = 0.2
+
+
+def run_plan(
+    plan: Plan,
+    settings: Settings,
+    *,
+    experiment: str = "local",
+    reuse: bool = True,
+    max_parallel: int | None = None,
+    fail_fast: bool = False,
+    out: TextIO = sys.stderr,
+) -> LocalRun:
+    """Run ``plan`` on this machine and return the finished run.
+
+    Raises:
+        DataNotFoundError: a datastore input is missing (nothing has run).
+        SnapshotError: a source directory cannot be snapshotted (nothing has run).
+        InterruptedRunError: Ctrl-C (or SIGTERM); the run was canceled.
+    """
+    store = Store(settings.azml_home)
+    try:
+        store.reap_orphans()
+        runner = LocalRunner(plan, settings, store, experiment=experiment, reuse=reuse, out=out)
+        runner.preflight()
+        return runner.execute(max_parallel or os.cpu_count() or 1, fail_fast)
+    finally:
+        store.close()
+
+
+class LocalRunner:
+    """One local run of a plan; also the scheduler's hooks."""
+
+    def __init__(self, plan: Plan, settings: Settings, store: Store, *, experiment: str,
+                 reuse: bool, out: TextIO) -> None:
+        self.plan = plan
+        self.settings = settings
+        self.store = store
+        self.reuse = reuse
+        self.layout = workspace.Layout(settings.azml_home)
+        self.hasher = Hasher(store)
+        self.run_id = ids.new_run_id()
+        self.run = LocalRun(self.run_id, "NotStarted", experiment, [
+            StepRun(sid, ids.step_run_id(self.run_id, sid), s.name, type=s.type)
+            for sid, s in plan.steps.items()], config=str(plan.config_path))
+        self.records = {s.id: s for s in self.run.steps}
+        self.display = Display(out, settings.redact, self.run.steps)
+        self.base_env = contract.base_environment(os.environ)
+        self.data_names = contract.pipeline_data_names(plan)
+        self.snapshots: dict[str, snapshot.Snapshot] = {}
+        self.inputs: dict[tuple[str, str], Manifest] = {}
+        self.requirements: dict[str, str | None] = {}
+        self.parts: dict[str, dict[str, Any]] = {}
+        self.producer: dict[str, str] = {}
+        self.handles: dict[str, Handle] = {}
+        self._next_poll = 0.0
+
+    # -- before anything runs ------------------------------------------------------
+
+    def preflight(self) -> None:
+        """Check inputs and snapshots and hash contents; raise before anything runs."""
+        root = self.settings.datastore_root
+        missing = workspace.missing_inputs(self.plan, root)
+        if missing:
+            raise DataNotFoundError(missing)
+        skip = (self.settings.azml_home, root)
+        no_limit = bool(os.environ.get(snapshot.NO_FILE_LIMIT_VARIABLE))
+        by_source: dict[Path, snapshot.Snapshot] = {}
+        by_folder: dict[Path, Manifest] = {}
+        for sid, step in self.plan.steps.items():
+            src = step.source_directory
+            if src not in by_source:
+                by_source[src] = snapshot.scan(sid, src, self.hasher, skip=skip, no_file_limit=no_limit)
+            self.snapshots[sid] = by_source[src]
+            self.requirements[sid] = self._file_digest(step.requirements)
+            for name, spec in step.inputs.items():
+                if isinstance(spec, DatastoreInput):
+                    folder = workspace.datastore_folder(root, spec)
+                    if folder not in by_folder:
+                        by_folder[folder] = self.hasher.manifest(folder, list(list_files(folder)))
+                    self.inputs[(sid, name)] = by_folder[folder]
+
+    def _file_digest(self, path: Path | None) -> str | None:
+        if path is None:
+            return None
+        return self.hasher.manifest(path, list(list_files(path))).digest
+
+    # -- the run -------------------------------------------------------------------
+
+    def execute(self, max_parallel: int, fail_fast: bool) -> LocalRun:
+        self.run.status, self.run.started = "Running", time.time()
+        self.store.insert_run({
+            "run_id": self.run_id, "experiment": self.run.experiment, "config": self.run.config,
+            "status": "Running", "started": self.run.started, "orchestrator_pid": os.getpid(),
+            "orchestrator_start": procs.start_time(os.getpid()),
+            "run_dir": str(self.layout.run_dir(self.run_id))})
+        for position, step in enumerate(self.run.steps):
+            self.store.insert_step({"step_run_id": step.step_run_id, "run_id": self.run_id,
+                                    "step_id": step.id, "name": step.name, "position": position,
+                                    "type": step.type, "status": "NotStarted",
+                                    "ranks": self.plan.steps[step.id].process_count})
+        self.display.header(self.run, str(self.layout.run_dir(self.run_id)))
+        scheduler = Scheduler(self.plan.predecessors(), ProcessExecutor(), self,
+                              max_parallel=max_parallel, fail_fast=fail_fast)
+        previous = _catch_sigterm()
+        try:
+            statuses = scheduler.run()
+        except KeyboardInterrupt:
+            self._finish("Canceled", "interrupted (Ctrl-C)")
+            raise InterruptedRunError(self.run_id) from None
+        except BaseException as exc:
+            self._finish("Failed", f"azml stopped: {exc.__class__.__name__}: {exc}")
+            raise
+        finally:
+            _restore_sigterm(previous)
+        self._finish(_run_status(statuses.values()), "")
+        return self.run
+
+    def _finish(self, status: str, reason: str) -> None:
+        self.run.status, self.run.reason, self.run.ended = status, reason, time.time()
+        self.store.update_run(self.run_id, status=status, reason=reason, ended=self.run.ended)
+        self.store.flush()
+        self.display.summary(self.run)
+
+    # -- scheduler hooks -----------------------------------------------------------
+
+    def prepare(self, step_id: str) -> Job | Outcome:
+        record, step = self.records[step_id], self.plan.steps[step_id]
+        parts = self._components(step_id)
+        key = reuse.content_key(parts)
+        self.parts[step_id] = parts
+        self.store.update_step(record.step_run_id, content_key=key,
+                               components=self.settings.redact(reuse.dumps(parts)))
+        if not self.reuse:
+            why = "reuse disabled"
+        elif not step.allow_reuse:
+            why = "allow_reuse is false"
+        else:
+            hit = self._reusable(key)
+            if hit is not None:
+                return self._reused(record, hit)
+            why = self._why(step_id, key, parts)
+        record.reason = why
+        try:
+            job = self._job(step_id)
+        except OSError as exc:
+            raise LaunchError(step_id, f"cannot prepare the step run: {exc}") from None
+        record.status = "Queued"
+        self.store.update_step(record.step_run_id, status="Queued", reason=why)
+        self.display.event(record)
+        return job
+
+    def started(self, step_id: str, handle: Handle) -> None:
+        record = self.records[step_id]
+        record.status, record.started = "Running", time.time()
+        self.handles[step_id] = handle
+        tagged = self.plan.steps[step_id].is_mpi
+        self.display.tails[step_id] = lambda: last_line(handle.job.log_path, tagged)
+        self.store.update_step(record.step_run_id, status="Running", pid=handle.pid,
+                               pid_start=handle.start, started=record.started, log=record.log)
+        self.display.event(record)  # the scheduler's next tick commits it, before it waits
+
+    def finished(self, step_id: str, handle: Handle, exit_code: int, canceled: str) -> Outcome:
+        record, step = self.records[step_id], self.plan.steps[step_id]
+        step_dir = self.layout.step_dir(self.run_id, step_id)
+        if step.is_mpi:
+            split_launcher_log(handle.job.log_path, step_dir / workspace.STEP_LOG)
+            record.log = str(step_dir / workspace.STEP_LOG)
+        record.exit_code, record.ended = exit_code, time.time()
+        detail = ""
+        if exit_code == 0:
+            record.outputs = workspace.publish_outputs(step_dir, step.outputs)
+            self.producer[step_id] = record.step_run_id
+            outcome = Outcome("Completed", record.reason)
+            detail = f"in {record.ended - (record.started or record.ended):.1f}s"
+        elif canceled:
+            outcome = Outcome("Canceled", canceled)
+        else:
+            reason = _failure_reason(exit_code, Path(record.log or ""))
+            outcome = Outcome("Failed", self.settings.redact(reason))
+        self._record(record, outcome, detail)
+        return outcome
+
+    def settled(self, step_id: str, outcome: Outcome) -> None:
+        record = self.records[step_id]
+        if outcome.status == "Reused":
+            self.store.update_step(record.step_run_id, status="Reused", reason=outcome.reason,
+                                   started=record.started, ended=record.ended, log=record.log,
+                                   outputs=json.dumps(record.outputs),
+                                   reused_from=record.reused_from)
+            record.status, record.reason = "Reused", outcome.reason
+            self.display.event(record)
+            return
+        record.ended = time.time()
+        self._record(record, outcome)
+
+    def blocked(self, step_id: str, reason: str) -> None:
+        record = self.records[step_id]
+        record.status, record.reason = "NotStarted", reason
+        self.store.update_step(record.step_run_id, status="NotStarted", reason=reason)
+        self.display.event(record)
+
+    def requests(self, force: bool = False) -> tuple[bool, set[str]]:
+        now = time.monotonic()
+        if not force and (now < self._next_poll or not self.handles):
+            return False, set()
+        self._next_poll = now + REQUEST_POLL_SECONDS
+        self.store.flush()
+        return self.store.cancel_flags(self.run_id)
+
+    def tick(self) -> None:
+        self.store.flush()
+        self.display.tick()
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _record(self, record: StepRun, outcome: Outcome, detail: str = "") -> None:
+        record.status, record.reason = outcome.status, outcome.reason
+        self.store.update_step(record.step_run_id, status=record.status, reason=record.reason,
+                               exit_code=record.exit_code, ended=record.ended, log=record.log,
+                               outputs=json.dumps(record.outputs))
+        self.display.event(record, detail)
+
+    def _components(self, step_id: str) -> dict[str, Any]:
+        step = self.plan.steps[step_id]
+        content: dict[str, dict[str, Any]] = {}
+        for name, spec in step.inputs.items():
+            if isinstance(spec, DatastoreInput):
+                content[name] = {"manifest": self.inputs[(step_id, name)].digest}
+            else:
+                content[name] = {"from": self.producer[spec.step_id]}
+        return reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
+                                content, self.requirements[step_id])
+
+    def _reusable(self, key: str) -> Any:
+        for row in self.store.reusable(key):
+            outputs = json.loads(row["outputs"] or "{}")
+            if workspace.outputs_exist(outputs):
+                return row
+        return None
+
+    def _reused(self, record: StepRun, hit: Any) -> Outcome:
+        original = self.store.conn.execute(
+            "SELECT log FROM step_runs WHERE step_run_id=?", (hit["step_run_id"],)).fetchone()
+        record.outputs = json.loads(hit["outputs"] or "{}")
+        record.reused_from = hit["step_run_id"]
+        record.log = original["log"] if original else None
+        record.started = record.ended = time.time()
+        self.producer[record.id] = hit["step_run_id"]
+        return Outcome("Reused", f"unchanged since {hit['step_run_id']}")
+
+    def _why(self, step_id: str, key: str, parts: dict[str, Any]) -> str:
+        before = self.store.previous_attempt(self.run.config, step_id, self.run_id)
+        if before is None:
+            return "first run"
+        if before["content_key"] == key:
+            if before["status"] in ("Failed", "Canceled"):
+                return f"previous attempt {before['status']}"
+            return f"outputs of {before['step_run_id']} are gone"
+        return reuse.explain(json.loads(before["components"]), parts, self.hasher.lookup)
+
+    def _job(self, step_id: str) -> Job:
+        step, record = self.plan.steps[step_id], self.records[step_id]
+        step_dir = self.layout.step_dir(self.run_id, step_id)
+        tree = snapshot.cached_tree(step_id, self.snapshots[step_id], self.layout.snapshot_cache,
+                                    self.display.warn)
+        snapshot.link_tree(tree, self.snapshots[step_id].manifest.files, step_dir / "work")
+        paths = contract.StepPaths(self._input_paths(step_id, step_dir),
+                                   workspace.output_paths(step_dir, step.outputs))
+        args = contract.resolve_arguments(step, self.plan.parameters, paths)
+        port = procs.free_port() if step.is_mpi and step.node_count > 1 else None
+        names = {out: self.data_names[(step_id, out)] for out in step.outputs}
+        env = contract.step_environment(self.base_env, step, contract.contract_variables(
+            step, self.plan.parameters, paths, record.step_run_id, names, port))
+        command = launch.step_command(step, args, env, step_dir)
+        log_name = workspace.LAUNCHER_LOG if step.is_mpi else workspace.STEP_LOG
+        record.log = str(step_dir / log_name)  # an MPI step's step.log is written when it ends
+        return Job(step_id, record.step_run_id, command.argv, step_dir / "work", env,
+                   step_dir / log_name, step.process_count)
+
+    def _input_paths(self, step_id: str, step_dir: Path) -> dict[str, Path]:
+        step, paths = self.plan.steps[step_id], {}
+        for name, spec in step.inputs.items():
+            if isinstance(spec, DatastoreInput):
+                folder = workspace.datastore_folder(self.settings.datastore_root, spec)
+                if spec.mode == "download":
+                    folder = workspace.private_copy(folder, step_dir / "inputs" / name)
+                paths[name] = folder
+            else:
+                paths[name] = Path(self.records[spec.step_id].outputs[spec.output])
+        return paths
+
+
+def _run_status(statuses: Any) -> str:
+    values = list(statuses)
+    if any(s == "Failed" for s in values):
+        return "Failed"
+    if any(s == "Canceled" for s in values):
+        return "Canceled"
+    return "Completed" if all(s in ("Completed", "Reused") for s in values) else "Failed"
+
+
+def _failure_reason(exit_code: int, log: Path) -> str:
+    if exit_code < 0:
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = str(-exit_code)
+        head = f"killed by {name}"
+    else:
+        head = f"exit code {exit_code}"
+    tail = last_line(log) if log.name else ""
+    return f"{head}: {tail}" if tail else head
+
+
+def _catch_sigterm() -> Any:
+    """Treat SIGTERM like Ctrl-C while the run goes on (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)

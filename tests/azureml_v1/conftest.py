@@ -1,0 +1,118 @@
+"""Fixtures for the AzureML backend tests: offline, honest, with a temporary HOME.
+
+* HOME points at a temporary folder before azureml is imported (the SDK writes
+  ~/.azureml and ~/.azure, and fixes some of those paths at import time).
+* A socket guard (autouse) fails any test that tries to connect anywhere but
+  127.0.0.1; the attempt is refused, so nothing leaves the machine either way.
+* ``standin`` is the local stand-in of the AzureML REST API (see standin.py).
+* ``workspace`` is a real Workspace reached through the stand-in's discovery
+  URL, opened by azml's own ``connect`` with Azure CLI authentication (a stand-in
+  ``az`` on PATH hands out a token).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+_HOME = tempfile.mkdtemp(prefix="azml-test-home-")
+os.environ["HOME"] = _HOME
+for _name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZML_AUTH",
+              "AZUREML_DISCOVERY_SERVICE_ENDPOINT", "AZUREML_WORKSPACE_ID", "AZUREML_SERVICE_ENDPOINT"):
+    os.environ.pop(_name, None)
+
+sys.path.insert(0, str(Path(__file__).parent))
+from standin import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, WORKSPACE_ID, StandIn, install_routes  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
+FAKE_BIN = FIXTURES / "azure" / "bin"
+BLOB_STUB = FIXTURES / "azure" / "blobstub"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@pytest.fixture(autouse=True)
+def socket_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Refuse and record every connection attempt to a non-local address."""
+    attempts: list[Any] = []
+    real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def connect(sock: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if sock.family == socket.AF_UNIX or host in LOCAL_HOSTS:
+            return real_connect(sock, address)
+        attempts.append(address)
+        raise ConnectionRefusedError(f"test socket guard: no network ({address})")
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in LOCAL_HOSTS or host is None:
+            return real_getaddrinfo(host, *args, **kwargs)
+        attempts.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, f"test socket guard: no DNS ({host})")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield attempts
+    assert not attempts, f"network attempts outside 127.0.0.1: {attempts}"
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with install_routes(StandIn()) as service:
+        yield service
+    assert not service.unknown, f"SDK called routes the stand-in lacks: {service.unknown}"
+
+
+@pytest.fixture
+def stub_blob_upload(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Replace the SDK's Azure Blob upload (snapshot files); returns the URLs it was given."""
+    import azureml._restclient.snapshots_client as snapshots
+
+    uploads: list[str] = []
+    monkeypatch.setattr(snapshots, "upload_blob_from_stream",
+                        lambda stream, url, **kw: uploads.append(url))
+    return uploads
+
+
+def write_ws_config(folder: Path) -> Path:
+    path = folder / ".azureml" / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP,
+                                "workspace_name": WORKSPACE}))
+    return path
+
+
+def standin_env(service: StandIn) -> dict[str, str]:
+    """Variables that send azml (and the SDK) to the stand-in with CLI authentication."""
+    return {
+        "AZML_AUTH": "cli",
+        "AZUREML_DISCOVERY_SERVICE_ENDPOINT": service.discovery_url,
+        "AZUREML_WORKSPACE_ID": WORKSPACE_ID,
+        "PATH": f"{FAKE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+@pytest.fixture
+def standin_settings(standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Settings (and process env) pointing at the stand-in; config.json in tmp_path."""
+    from azml.settings import load_settings
+
+    write_ws_config(tmp_path)
+    for key, value in standin_env(standin).items():
+        monkeypatch.setenv(key, value)
+    return load_settings(base_dir=tmp_path)
+
+
+@pytest.fixture
+def workspace(standin_settings: Any) -> Any:
+    from azml.targets.azureml_v1.workspace import connect
+
+    return connect(standin_settings)
