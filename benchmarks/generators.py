@@ -164,8 +164,9 @@ def azml_config(pipeline: Pipeline) -> dict[str, Any]:
     """The pipeline as a ``pipeline_config.json`` document (extended form)."""
     doc: dict[str, Any] = {}
     for step in pipeline.steps:
-        args = ["--step", step.id, "--output", "${{outputs.out}}", "--work", str(step.work)]
-        inputs = {f"in{k}": f"{up}.out" for k, up in enumerate(step.upstream)}
+        # output names are unique in a pipeline (AzureML names its data after them)
+        args = ["--step", step.id, "--output", f"${{{{outputs.out_{step.id}}}}}", "--work", str(step.work)]
+        inputs = {f"in{k}": f"{up}.out_{up}" for k, up in enumerate(step.upstream)}
         for name in inputs:
             args += ["--input", f"${{{{inputs.{name}}}}}"]
         doc[step.id] = {
@@ -175,7 +176,7 @@ def azml_config(pipeline: Pipeline) -> dict[str, Any]:
             "source_directory": SCRIPT_DIR,
             "arguments": args,
             "inputs": inputs,
-            "outputs": ["out"],
+            "outputs": [f"out_{step.id}"],
         }
     return doc
 
@@ -299,6 +300,8 @@ def mpi_config(
             "source_directory": str(demo_dir.resolve()),
             "node_count": 1,
             "processes_per_node": processes,
+            # a CPU size: the benchmark's ranks share this machine's cores, not GPUs
+            "compute": {"vm_size": "Standard_D4s_v3"},
             "inputs": {"patches": {"datastore": datastore, "path": path}},
             "outputs": ["model"],
             "arguments": ["--input_data", "${{inputs.patches}}",

@@ -24,14 +24,15 @@ def original(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_validate_original_example(original: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "pipeline_config.json"]) == 0
     out = capsys.readouterr().out
-    assert out.strip() == f"{original}: valid, 1 step (1 MPI), 0 dependencies, 0 parameters"
+    assert out.strip() == f"{original}: valid, 1 step (1 MPI), 0 dependencies (0 order-only), 0 parameters"
 
 
-def test_plan_shows_input_data(original: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_shows_input(original: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The original code appended ``--input`` (its README said ``--input_data``)."""
     assert main(["plan", "pipeline_config.json"]) == 0
     out = capsys.readouterr().out
     assert ("command:  python train.py --splits splits --train_data_paths normalized_data/file.npy "
-            "--label_paths label.npy --input_data ${{inputs.input_data}}") in out
+            "--label_paths label.npy --input ${{inputs.input_data}}") in out
     assert "datastore normalizeddataconditioned:normalized_data/ (mount" in out
     assert "1 node(s) x 1 process(es)" in out and "image:    pytorch/pytorch" in out
 

@@ -50,7 +50,8 @@ def fan_out() -> PipelineConfig:
 def test_chain_orders_and_links(chain: PipelineConfig) -> None:
     plan = build_plan(chain)
     assert plan.order == ["1", "2", "3"]
-    assert plan.edges() == [("1", "2"), ("2", "3")]
+    assert [(e.upstream, e.downstream, e.kind) for e in plan.edges()] == [
+        ("1", "2", "data"), ("2", "3", "data")]
     assert plan.descendants("1") == {"2", "3"}
 
 
@@ -105,18 +106,38 @@ def test_embedded_or_unknown_placeholders_rejected(text: str) -> None:
         parse_argument(text)
 
 
-def test_original_keys_append_input_data_and_output(write_config) -> None:
+def test_original_keys_append_input_and_output(write_config) -> None:
+    """As the original code did: ``--input`` always, ``--output`` when the step has one."""
     path = write_config({
-        "s1": step("a.py", arguments=["--x", "1"], input_datareference_path="raw/",
+        "s1": step("a.py", arguments=["--x", 1, True, 0.5], input_datareference_path="raw/",
                    input_datareference_name="raw", input_dataset_name="ds", output="out1"),
         "s2": step("b.py", arguments=["--y"]),
     })
     plan = build_plan(load_config(path))
     assert plan.steps["s1"].arguments == (
-        LiteralArg("--x"), LiteralArg("1"), LiteralArg("--input_data"), InputArg("input_data"),
-        LiteralArg("--output"), OutputArg("out1"))
-    assert plan.steps["s2"].command_line() == ["python", "b.py", "--y", "--input_data", "${{inputs.input_data}}"]
+        LiteralArg("--x"), LiteralArg("1"), LiteralArg("True"), LiteralArg("0.5"),
+        LiteralArg("--input"), InputArg("input_data"), LiteralArg("--output"), OutputArg("out1"))
+    assert plan.steps["s2"].command_line() == ["python", "b.py", "--y", "--input", "${{inputs.input_data}}"]
     assert plan.steps["s2"].upstream == ("s1",)
+    assert plan.steps["s2"].inputs["input_data"].binding_name == "out1"
+
+
+def test_original_form_keeps_file_order_as_step_sequence(write_config) -> None:
+    """Three original-form steps, the second with its own data reference: still in file order."""
+    ref = {"input_datareference_path": "r/", "input_datareference_name": "r", "input_dataset_name": "ds"}
+    path = write_config({
+        "s1": step("a.py", **ref, output="o1"),
+        "s2": step("b.py", **{**ref, "input_datareference_name": "r2", "input_datareference_path": "r2/"}),
+        "s3": step("c.py", **{**ref, "input_datareference_name": "r3", "input_datareference_path": "r3/"}),
+    })
+    plan = build_plan(load_config(path))
+    assert [(e.upstream, e.downstream, e.kind) for e in plan.edges()] == [
+        ("s1", "s2", "order"), ("s2", "s3", "order")]
+
+
+def test_sdk_parameter_prefix_is_a_parameter(write_config) -> None:
+    path = write_config({"parameters": {"lr": 0.1}, "g": step("a.py", outputs=[], arguments=["parameter:lr", "parameter:x"])})
+    assert build_plan(load_config(path)).steps["g"].arguments == (ParameterArg("lr"), LiteralArg("parameter:x"))
 
 
 def test_explicit_inputs_passed_only_where_placed(write_config) -> None:
@@ -130,14 +151,17 @@ def test_explicit_inputs_passed_only_where_placed(write_config) -> None:
 
 def test_depends_on_adds_edge_without_data(write_config) -> None:
     path = write_config({"g": step("a.py", outputs=[]), "h": step("b.py", outputs=[], depends_on=["g"])})
-    assert build_plan(load_config(path)).edges() == [("g", "h")]
+    plan = build_plan(load_config(path))
+    assert [(e.upstream, e.downstream, e.kind) for e in plan.edges()] == [("g", "h", "order")]
+    assert plan.steps["h"].run_after == ("g",) and plan.steps["h"].data_upstream == ()
 
 
 def test_compute_defaults_fill_unset_fields(write_config) -> None:
     path = write_config({"g": step("a.py", outputs=[], compute={"max_nodes": 4})})
     defaults = ComputeSpec(vm_size="Standard_NC4as_T4_v3", min_nodes=0, max_nodes=1, priority="dedicated")
     compute = build_plan(load_config(path), compute_defaults=defaults).steps["g"].compute
-    assert compute == ComputeSpec("Standard_NC4as_T4_v3", 0, 4, "dedicated", None)
+    assert (compute.vm_size, compute.min_nodes, compute.max_nodes, compute.priority,
+            compute.cluster_name, compute.gpus_per_node) == ("Standard_NC4as_T4_v3", 0, 4, "dedicated", None, 1)
 
 
 def test_parameter_overrides_coerced_to_default_type(chain: PipelineConfig) -> None:
@@ -164,4 +188,5 @@ def test_coerce_parameter(raw: str, default: object, expected: object) -> None:
 def test_plan_to_dict_lists_typed_arguments(chain: PipelineConfig) -> None:
     data = build_plan(chain).to_dict()
     assert [s["id"] for s in data["steps"]] == ["1", "2", "3"]
-    assert data["steps"][1]["inputs"] == {"in_1": {"kind": "step_output", "step": "1", "output": "o"}}
+    assert data["steps"][1]["inputs"] == {"in_1": {"kind": "step_output", "binding_name": "in_1",
+                                                   "mode": "mount", "step": "1", "output": "o"}}

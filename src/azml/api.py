@@ -8,27 +8,47 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Sequence, TextIO
+from typing import Any, Mapping, Sequence, TextIO, Union
 
 from azml.errors import RunFailedError, RunNotFoundError, SettingsError
 from azml.loading import Loaded, load
 from azml.settings import load_settings
 
-__all__ = ["Loaded", "cancel", "load", "logs", "plan", "run", "status", "submit", "validate"]
+__all__ = ["Loaded", "cancel", "construct", "load", "logs", "plan", "run", "status", "submit",
+           "validate"]
+
+#: A config path, or a config already loaded (what the Python façade holds).
+ConfigRef = Union[str, "os.PathLike[str]", Loaded]
 
 
-def validate(config_path: str | os.PathLike[str], *, env_file: str | None = None) -> str:
-    """A one-line summary of a valid config; ConfigError otherwise."""
+def _loaded(config: ConfigRef, env_file: str | None, params: Sequence[str]) -> Loaded:
+    if isinstance(config, Loaded):
+        return config
+    return load(config, env_file=env_file, params=params)
+
+
+def validate(config_path: str | os.PathLike[str], *, env_file: str | None = None,
+             warn: TextIO | None = None) -> str:
+    """A one-line summary of a valid config (warnings to ``warn``); ConfigError otherwise."""
     loaded = load(config_path, env_file=env_file)
+    if warn is not None:
+        print_warnings(loaded, warn)
     steps = loaded.plan.steps.values()
     mpi = sum(1 for s in steps if s.is_mpi)
-    edges = len(loaded.plan.edges())
+    edges = loaded.plan.edges()
+    order = sum(1 for e in edges if e.kind == "order")
     return (
         f"{loaded.config.path}: valid, {len(loaded.plan.steps)} step"
-        f"{'s' if len(loaded.plan.steps) != 1 else ''} ({mpi} MPI), {edges} dependenc"
-        f"{'ies' if edges != 1 else 'y'}, {len(loaded.plan.parameters)} parameter"
-        f"{'s' if len(loaded.plan.parameters) != 1 else ''}"
+        f"{'s' if len(loaded.plan.steps) != 1 else ''} ({mpi} MPI), {len(edges)} dependenc"
+        f"{'ies' if len(edges) != 1 else 'y'} ({order} order-only), {len(loaded.plan.parameters)} "
+        f"parameter{'s' if len(loaded.plan.parameters) != 1 else ''}"
     )
+
+
+def print_warnings(loaded: Loaded, out: TextIO) -> None:
+    """Each warning of the config and plan on its own line, as ``warning: FILE: PATH: ...``."""
+    for problem in loaded.plan.warnings:
+        print(f"warning: {problem.render()}", file=out)
 
 
 def plan(
@@ -51,7 +71,7 @@ def plan(
 
 
 def run(
-    config_path: str | os.PathLike[str],
+    config_path: ConfigRef,
     *,
     env_file: str | None = None,
     params: Sequence[str] = (),
@@ -59,14 +79,19 @@ def run(
     reuse: bool = True,
     max_parallel: int | None = None,
     fail_fast: bool = False,
+    parameters: Mapping[str, Any] | None = None,
     out: TextIO = sys.stderr,
 ) -> Any:
-    """Run the pipeline locally; RunFailedError unless every step Completed or was Reused."""
+    """Run the pipeline locally; RunFailedError unless every step Completed or was Reused.
+
+    ``parameters`` (name -> typed value) override parameters on top of ``params``.
+    """
     from azml.targets.local import run_plan
 
-    loaded = load(config_path, env_file=env_file, params=params)
+    loaded = _loaded(config_path, env_file, params)
+    print_warnings(loaded, out)
     result = run_plan(
-        loaded.plan,
+        loaded.plan if parameters is None else loaded.replan(parameters),
         loaded.settings,
         experiment=experiment,
         reuse=reuse,
@@ -80,22 +105,52 @@ def run(
     return result
 
 
+def construct(
+    config_path: ConfigRef,
+    *,
+    env_file: str | None = None,
+    params: Sequence[str] = (),
+    workspace: Any = None,
+    ws_config: str | None = None,
+    auth: str | None = None,
+    out: TextIO = sys.stdout,
+) -> Any:
+    """Prepare the workspace (datastores, cluster) and build the SDK steps, without submitting."""
+    from azml.targets.azureml_v1 import prepare
+    from azml.targets.azureml_v1.workspace import connect
+
+    loaded = _loaded(config_path, env_file, params)
+    ws = workspace if workspace is not None else connect(loaded.settings, ws_config, auth)
+    return prepare(loaded.plan, loaded.settings, ws, out)
+
+
 def submit(
-    config_path: str | os.PathLike[str],
+    config_path: ConfigRef,
     *,
     env_file: str | None = None,
     params: Sequence[str] = (),
     experiment: str = "DEV-train-pipeline",
     ws_config: str | None = None,
+    auth: str | None = None,
+    workspace: Any = None,
+    tags: Mapping[str, str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
     wait: bool = False,
+    prepared: Any = None,
     out: TextIO = sys.stdout,
 ) -> Any:
-    """Build the AzureML pipeline and submit it; returns the run handle."""
-    from azml.pipelines.train import TrainPipeline
+    """Submit the pipeline to AzureML; returns the run handle.
 
-    pipeline = TrainPipeline(config_path, ws_config=ws_config, env_file=env_file, params=params)
-    pipeline.construct_pipeline()
-    return pipeline.run_pipeline(experiment_name=experiment, wait=wait, out=out)
+    With ``wait``, follows the run and raises RunFailedError (exit code 1) unless
+    it completes, naming the failed steps with their log tails.
+    """
+    from azml.targets.azureml_v1 import submit_plan
+
+    loaded = _loaded(config_path, env_file, params)
+    print_warnings(loaded, sys.stderr)
+    return submit_plan(loaded.plan, loaded.settings, experiment=experiment, workspace=workspace,
+                       ws_config=ws_config, auth=auth, tags=tags, parameters=parameters,
+                       wait=wait, prepared=prepared, out=out)
 
 
 def status(run_id: str | None = None, *, env_file: str | None = None) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from typing import Any, Callable, Sequence
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     common.add_argument("--env-file", metavar="PATH", help="settings file (default: ./.env if present)")
     parser = argparse.ArgumentParser(
-        prog="azml",
+        prog=_program_name(),
         parents=[common],
         description="Validate, plan, run locally and submit AzureML pipelines described in pipeline_config.json.",
     )
@@ -121,7 +122,7 @@ def _add_cancel(p: argparse.ArgumentParser) -> None:
 def _validate(args: argparse.Namespace) -> int:
     from azml import api
 
-    print(api.validate(args.config, env_file=args.env_file))
+    print(api.validate(args.config, env_file=args.env_file, warn=sys.stderr))
     return 0
 
 
@@ -188,6 +189,12 @@ def _status_text(result: Any) -> str:
                 reason = f" ({step['reason']})" if step.get("reason") else ""
                 lines.append(f"  {step['id']:<20} {step['status']:<10}{reason}")
     return "\n".join(lines)
+
+
+def _program_name() -> str:
+    """``azmlp`` (the name no dependency uses) unless started as ``azml``."""
+    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "azml" if invoked == "azml" else "azmlp"
 
 
 def _positive_int(text: str) -> int:

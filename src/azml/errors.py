@@ -152,12 +152,15 @@ class RunFailedError(AzmlError):
 
     exit_code = 1
 
-    def __init__(self, run_id: str, status: str, failed_steps: Sequence[str] = ()) -> None:
+    def __init__(self, run_id: str, status: str, failed_steps: Sequence[str] = (),
+                 details: Sequence[str] = ()) -> None:
         self.run_id = run_id
         self.status = status
         self.failed_steps = tuple(failed_steps)
+        self.details = tuple(details)
         steps = f" (failed: {', '.join(self.failed_steps)})" if self.failed_steps else ""
-        super().__init__(f"run {run_id} ended {status}{steps}")
+        body = "".join(f"\n{line}" for line in self.details)
+        super().__init__(f"run {run_id} ended {status}{steps}{body}")
 
 
 class RunNotFoundError(AzmlError):

@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-from azml.config.model import DatastoreInput
 from azml.plan import Plan, PlannedStep
 from azml.settings import REDACTED, Settings, is_secret
 
@@ -33,6 +32,8 @@ def format_plan(plan: Plan, settings: Settings) -> str:
 def _step_lines(index: int, step: PlannedStep, plan: Plan, settings: Settings) -> list[str]:
     compute = step.compute
     where = compute.cluster_name and f"cluster {compute.cluster_name}" or "run-based compute"
+    gpus = "" if compute.gpus_per_node is None else f" ({compute.gpus_per_node} GPU(s) per node)"
+    env = step.environment
     lines = [
         f"{index}. {step.id} [{step.type}] \"{step.name}\"",
         f"   script:   {_rel(step.source_directory / step.script)}",
@@ -40,11 +41,13 @@ def _step_lines(index: int, step: PlannedStep, plan: Plan, settings: Settings) -
         f"   command:  {' '.join(_quote(a) for a in step.command_line())}",
         f"   inputs:   {_inputs(step, settings)}",
         f"   outputs:  {', '.join(step.outputs) or 'none'}",
-        f"   after:    {', '.join(step.upstream) or 'nothing'}",
-        f"   compute:  {compute.vm_size}, {where}, {step.node_count} node(s) x "
+        f"   after:    {_after(step)}",
+        f"   compute:  {compute.vm_size}{gpus}, {where}, {step.node_count} node(s) x "
         f"{step.processes_per_node} process(es) = {step.process_count} rank(s)",
-        f"   image:    {step.base_image or 'default GPU image'}",
-        f"   requirements: {_rel(step.requirements) if step.requirements else 'none'}",
+        f"   image:    {env.base_image} (Python {env.python_version})",
+        f"   requirements: {_rel(env.requirements.path) if env.requirements else 'none'}"
+        + (f" (+ {', '.join(env.added('azureml_v1'))} on AzureML v1)"
+           if env.added("azureml_v1") else ""),
     ]
     if step.environment_variables:
         env = _redacted_env(dict(step.environment_variables))
@@ -59,12 +62,19 @@ def _inputs(step: PlannedStep, settings: Settings) -> str:
         return "none"
     parts = []
     for name, spec in step.inputs.items():
-        if isinstance(spec, DatastoreInput):
-            local = settings.datastore_root / spec.datastore / spec.path
+        if spec.kind == "datastore":
+            local = settings.datastore_root / str(spec.datastore) / str(spec.path)
             parts.append(f"{name} <- datastore {spec.datastore}:{spec.path} ({spec.mode}; locally {_rel(local)})")
         else:
             parts.append(f"{name} <- {spec.step_id}.{spec.output}")
     return "; ".join(parts)
+
+
+def _after(step: PlannedStep) -> str:
+    data = list(step.data_upstream)
+    order = [s for s in step.run_after if s not in data]
+    parts = data + [f"{s} (order only)" for s in order]
+    return ", ".join(parts) or "nothing"
 
 
 def _redacted_env(env: dict[str, str]) -> dict[str, str]:

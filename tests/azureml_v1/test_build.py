@@ -55,7 +55,7 @@ def test_original_example_becomes_one_mpi_python_script_step(monkeypatch: pytest
         {"kind": "literal", "value": "--train_data_paths"},
         {"kind": "literal", "value": "normalized_data/file.npy"},
         {"kind": "literal", "value": "--label_paths"}, {"kind": "literal", "value": "label.npy"},
-        {"kind": "literal", "value": "--input_data"},
+        {"kind": "literal", "value": "--input"},
         {"kind": "input", "name": "normalized_data_conditioned"},
     ]
     (ref,) = sdk.step._inputs
@@ -75,8 +75,22 @@ def test_original_example_becomes_one_mpi_python_script_step(monkeypatch: pytest
     assert "pinned for the cluster" not in pip
 
 
+#: the train step's pip list exactly as AzureML receives it: both index lines, the -r
+#: include inlined in place, the marker kept, comments gone, azureml-defaults added
+TRAIN_PIP = [
+    "--extra-index-url https://download.example.invalid/whl/cu121",
+    "torch==2.3.1",
+    "--extra-index-url https://mirror.example.invalid/simple",
+    "--pre",
+    "numpy>=1.24",
+    "pyyaml",
+    'importlib-metadata>=6; python_version < "3.10"',
+    "azureml-defaults",
+]
+
+
 def test_fanin_steps_data_compute_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from azureml.core.runconfig import DEFAULT_GPU_IMAGE
+    from azml.plan.environment import DEFAULT_GPU_IMAGE
 
     pipeline = build(FANIN, monkeypatch, {"AML_COMPUTE_CLUSTER_SKU": "Standard_NC8as_T4_v3"})
     prep_a, prep_b, train = (pipeline.steps[s] for s in ("prep_a", "prep_b", "train"))
@@ -98,12 +112,19 @@ def test_fanin_steps_data_compute_environment(monkeypatch: pytest.MonkeyPatch) -
     assert pipeline.parameters["epochs"].default_value == 3
     rc = train.runconfig
     assert (rc.mpi.node_count, rc.mpi.process_count_per_node, rc.node_count) == (2, 2, 2)
-    assert rc.amlcompute.vm_size == "Standard_NC24ads_A100_v4" and rc.amlcompute.vm_priority == "lowpriority"
+    assert rc.amlcompute.vm_size == "Standard_NC48ads_A100_v4" and rc.amlcompute.vm_priority == "lowpriority"
     assert rc.amlcompute._cluster_max_node_count == 2
     assert rc.environment_variables == {"NCCL_DEBUG": "INFO"}
-    assert list(train.requirements.packages) == ["torch==2.3.1", "numpy>=1.24", "pyyaml"]
-    assert list(train.requirements.pip_options) == [
-        "--extra-index-url https://download.example.invalid/whl/cu121", "--pre"]
+    conda = train.environment.python.conda_dependencies
+    assert _pip_section(conda) == TRAIN_PIP
+    assert train.environment.python.user_managed_dependencies is False
+    # nothing the SDK's CondaDependencies.create would have injected
+    assert "find-links" not in conda.serialize_to_string()
+
+
+def _pip_section(conda: Any) -> list[str]:
+    (pip,) = [d["pip"] for d in conda._conda_dependencies["dependencies"] if isinstance(d, dict)]
+    return [str(line) for line in pip]
 
 
 def test_named_cluster_replaces_run_based_compute(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,6 +150,37 @@ def test_describe_plan_text_json_and_no_secret(monkeypatch: pytest.MonkeyPatch) 
     assert train["inputs"]["labels"] == {"data_reference": "labels", "datastore": "rawstore", "account": "acct",
                                          "container": "data", "path": "labels", "mode": "mount"}
     assert train["inputs"]["a"]["pipeline_data"] == "part_a"
+    assert train["environment"]["pip"] == TRAIN_PIP
+    assert train["environment"]["added_by_azml"] == ["azureml-defaults"]
+    assert "--extra-index-url https://mirror.example.invalid/simple" in text
+    assert [e["kind"] for e in data["edges"]] == ["data", "data"]
+
+
+def test_original_three_steps_run_in_file_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                workspace: Any) -> None:
+    """The original project's StepSequence ran its steps in file order; so does azml's graph."""
+    from azureml.pipeline.core import Pipeline
+
+    from azml.targets.azureml_v1 import describe_plan
+
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "train.py").write_text("print('x')\n")
+    ref = {"type": "PythonScriptStep", "script": "train.py", "source_directory": "train/",
+           "input_dataset_name": "store", "arguments": []}
+    doc = {"step1": {**ref, "name": "one", "input_datareference_path": "a/",
+                     "input_datareference_name": "a", "output": "first"},
+           "step2": {**ref, "name": "two", "input_datareference_path": "b/",
+                     "input_datareference_name": "b"},
+           "step3": {**ref, "name": "three", "input_datareference_path": "c/",
+                     "input_datareference_name": "c"}}
+    (tmp_path / "pipeline_config.json").write_text(json.dumps(doc))
+    loaded = load_plan(tmp_path, monkeypatch)
+    data = json.loads(describe_plan(loaded.plan, loaded.settings, as_json=True))
+    assert [(e["from"], e["to"], e["kind"], e["sdk"]) for e in data["edges"]] == [
+        ("step1", "step2", "order", "run_after"), ("step2", "step3", "order", "run_after")]
+    sdk = build(tmp_path, monkeypatch)
+    edges = graph_edges(Pipeline(workspace, sdk.step_objects()))
+    assert {("one", "two"), ("two", "three")} <= edges
 
 
 def test_bad_requirement_option_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -167,8 +219,8 @@ def test_demo_config_chain_and_fanin(monkeypatch: pytest.MonkeyPatch, workspace:
     from azml.api import load
 
     plan = load(demo).plan
-    for up, down in plan.edges():
-        assert (names[up], names[down]) in edges
+    for edge in plan.edges():
+        assert (names[edge.upstream], names[edge.downstream]) in edges
     mpi = [s for s in sdk.steps.values() if s.planned.is_mpi]
     assert mpi and all(s.runconfig.mpi.process_count_per_node * s.runconfig.mpi.node_count
                        == s.planned.process_count for s in mpi)

@@ -83,7 +83,7 @@ def test_extended_inputs_and_parameters(write_config) -> None:
 
 def test_steps_keep_file_order(write_config) -> None:
     names = ["zeta", "alpha", "mid"]
-    path = write_config({n: step("a.py", outputs=["o"]) for n in names})
+    path = write_config({n: step("a.py", name=n, outputs=[f"o_{n}"]) for n in names})
     assert list(load_config(path).steps) == names
 
 

@@ -19,7 +19,7 @@ FIELDS_WRONG = {
     "name": [1, None, "", {}],
     "script": [3, None, ""],
     "source_directory": [False, 1, ""],
-    "arguments": ["--x", {"a": 1}, [1], [None]],
+    "arguments": ["--x", {"a": 1}, [[1]], [None]],
     "node_count": ["2", 0, -1, 1.5, True, None],
     "processes_per_node": ["1", 0, 2.5, []],
     "outputs": ["o", [1], {"o": 1}],
@@ -40,10 +40,10 @@ def valid_doc() -> dict[str, Any]:
 
     return {
         "parameters": {"lr": 0.1},
-        "a": step("a.py", outputs=["o"], arguments=["--out", "${{outputs.o}}"]),
-        "b": step("b.py", outputs=["o"], inputs={"x": "a.o"}, arguments=["${{inputs.x}}"]),
-        "c": step("c.py", outputs=["o"], inputs={"x": "a.o"}, arguments=["${{parameters.lr}}"]),
-        "d": step("d.py", inputs={"x": "b.o", "y": "c.o"}, outputs=[]),
+        "a": step("a.py", outputs=["o"], arguments=["--out", "${{outputs.o}}", 3, True]),
+        "b": step("b.py", outputs=["ob"], inputs={"x": "a.o"}, arguments=["${{inputs.x}}"]),
+        "c": step("c.py", outputs=["oc"], inputs={"x": "a.o"}, arguments=["${{parameters.lr}}"]),
+        "d": step("d.py", inputs={"x": "b.ob", "y": "c.oc"}, outputs=[]),
     }
 
 

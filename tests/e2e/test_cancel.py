@@ -141,7 +141,8 @@ def test_cancel_stops_every_mpi_rank(proj: Project) -> None:
                 "print('waiting rank', os.environ['OMPI_COMM_WORLD_RANK'], flush=True)\n"
                 "time.sleep(300)\n")
     proj.write_config({"ranks": {"type": "MpiStep", "name": "ranks", "script": "ranks.py",
-                                 "source_directory": "src", "processes_per_node": 3, "inputs": {}}})
+                                 "source_directory": "src", "processes_per_node": 3, "inputs": {},
+                                 "compute": {"vm_size": "Standard_D4s_v3"}}})
     orchestrator = proj.spawn("run", "pipeline_config.json")
     try:
         run = _running(proj, "ranks")

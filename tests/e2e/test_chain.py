@@ -1,4 +1,4 @@
-"""An original-style chain (``--input_data`` / ``--output``), run for real, then reused."""
+"""An original-style chain (`--input` / `--output` appended; the scripts declare `--input_data`), run for real, then reused."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_original_arguments_and_working_directory(proj: Project) -> None:
     seen = json.loads((Path(run.step("prepare").outputs["prepared"]) / "seen.json").read_text())
     argv = seen["argv"]
     assert argv[0] == "prepare.py"
-    assert argv[1:4] == ["--scale", "2", "--input_data"]
+    assert argv[1:4] == ["--scale", "2", "--input"]  # argparse takes it for --input_data
     assert argv[4] == str(proj.datastores / "blobstore" / "raw/")
     assert argv[5] == "--output" and argv[6].endswith("/prepare/outputs.partial/prepared")
     assert Path(seen["cwd"]).name == "work" and Path(seen["cwd"]).is_relative_to(proj.home)

@@ -34,8 +34,8 @@ def _graph(proj: Project) -> None:
         "after_bad": {**STEP, "name": "after bad", "script": "after.py", "inputs": {"x": "bad.out"}},
         "after_after": {**STEP, "name": "after after", "script": "after.py", "inputs": {},
                         "depends_on": ["after_bad"]},
-        "slow": {**STEP, "name": "independent", "script": "slow.py", "outputs": ["out"],
-                 "arguments": ["${{outputs.out}}", "1.5"]},
+        "slow": {**STEP, "name": "independent", "script": "slow.py", "outputs": ["slow_out"],
+                 "arguments": ["${{outputs.slow_out}}", "1.5"]},
     })
 
 
@@ -50,7 +50,7 @@ def test_failure_leaves_dependents_not_started_and_independent_branch_finishes(p
     assert run.step("after_bad").reason == "upstream bad Failed"
     assert run.step("after_after").status == "NotStarted"
     assert run.step("slow").status == "Completed"
-    assert (Path(run.step("slow").outputs["out"]) / "done.txt").read_text() == "done"
+    assert (Path(run.step("slow").outputs["slow_out"]) / "done.txt").read_text() == "done"
 
 
 def test_failed_step_outputs_are_not_published_nor_reused(proj: Project) -> None:

@@ -24,21 +24,21 @@ def test_fan_out_fan_in_runs_branches_at_the_same_time(proj: Project) -> None:
     # numbers 1, 2, 3: left [1] right [2, 3]; lr 0.1; left epochs 2, right default 1
     tag, value = merged.read_text().split(":")
     assert tag == "base" and float(value) == pytest.approx(0.7)
-    left, right = _seen(run, "train_left", "model"), _seen(run, "train_right", "model")
+    left, right = _seen(run, "train_left", "model"), _seen(run, "train_right", "model_right")
     assert left["start"] < right["end"] and right["start"] < left["end"], "branches did not overlap"
 
 
 def test_one_slot_runs_branches_one_after_the_other(proj: Project) -> None:
     proj.copy("graph")
     run = proj.run(max_parallel=1)
-    left, right = _seen(run, "train_left", "model"), _seen(run, "train_right", "model")
+    left, right = _seen(run, "train_left", "model"), _seen(run, "train_right", "model_right")
     assert left["end"] <= right["start"] or right["end"] <= left["start"]
 
 
 def test_parameters_reach_arguments_and_environment(proj: Project) -> None:
     proj.copy("graph")
     run = proj.run(params=("lr=0.5", "use_gpu=true"))
-    right = _seen(run, "train_right", "model")
+    right = _seen(run, "train_right", "model_right")
     assert right["argv"][right["argv"].index("--lr") + 1] == "0.5"
     assert right["argv"][right["argv"].index("--use_gpu") + 1] == "True"
     assert right["env"]["AML_PARAMETER_lr"] == "0.5"
@@ -80,11 +80,10 @@ def test_environment_contract(proj: Project, monkeypatch: pytest.MonkeyPatch) ->
     assert "MY_DB_PASSWORD" not in json.dumps(split)
     left = _seen(run, "train_left", "model")["env"]
     assert left["AZUREML_DATAREFERENCE_part"].endswith("split/outputs/left")
-    # two steps declare an output "model": PipelineData names get the step id in front
-    assert left["AZUREML_DATAREFERENCE_train_left_model"].endswith("train_left/outputs.partial/model")
+    assert left["AZUREML_DATAREFERENCE_model"].endswith("train_left/outputs.partial/model")
     merge = _seen(run, "merge", "merged")["env"]
     assert merge["AZUREML_DATAREFERENCE_a"].endswith("train_left/outputs/model")
-    assert merge["AZUREML_DATAREFERENCE_b"].endswith("train_right/outputs/model")
+    assert merge["AZUREML_DATAREFERENCE_b"].endswith("train_right/outputs/model_right")
     assert merge["AZUREML_DATAREFERENCE_merged"].endswith("merge/outputs.partial/merged")
     assert "STEP_GREETING" not in merge
 

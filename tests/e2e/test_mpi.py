@@ -20,7 +20,7 @@ LOOPBACK = procs.loopback_works()
 
 
 def _ranks(run, step: str) -> dict[int, dict]:
-    folder = Path(run.step(step).outputs["ranks"])
+    (folder,) = (Path(p) for p in run.step(step).outputs.values())
     return {int(p.stem.split("-")[1]): json.loads(p.read_text()) for p in folder.glob("rank-*.json")}
 
 
@@ -72,7 +72,7 @@ def test_one_failing_rank_fails_the_step_and_stops_the_others(proj: Project) -> 
     proj.copy("mpi")
     proj.write_config({"ranks": {
         "type": "MpiStep", "name": "failing ranks", "script": "report.py", "source_directory": "src/",
-        "processes_per_node": 3, "outputs": ["ranks"],
+        "processes_per_node": 3, "outputs": ["ranks"], "compute": {"vm_size": "Standard_D4s_v3"},
         "arguments": ["--out", "${{outputs.ranks}}", "--fail_rank", "1", "--sleep", "60"]}})
     started = time.monotonic()
     run = proj.run()
@@ -116,7 +116,8 @@ def test_logs_of_a_running_mpi_step(proj: Project) -> None:
                 "time.sleep(0.5)\n"
                 "print(' and bye', flush=True)\n")
     proj.write_config({"s": {"type": "MpiStep", "name": "s", "script": "slow.py", "source_directory": "src",
-                             "processes_per_node": 2, "inputs": {}}})
+                             "processes_per_node": 2, "inputs": {},
+                             "compute": {"vm_size": "Standard_D4s_v3"}}})
     orchestrator = proj.spawn("run", "pipeline_config.json")
     try:
         run_id = wait_for(lambda: proj.status() and proj.status()[0]["run_id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,10 @@ def make_plan(tmp_path: Path) -> Callable[..., Plan]:
     return make
 
 
+_NAMES = itertools.count(1)
+
+
 def step(**fields: Any) -> dict[str, Any]:
-    return {"type": "PythonScriptStep", "name": "s", "script": "s.py", "source_directory": "src",
-            **fields}
+    """A step with a name of its own (AzureML needs unique step names)."""
+    return {"type": "PythonScriptStep", "name": f"s{next(_NAMES)}", "script": "s.py",
+            "source_directory": "src", **fields}

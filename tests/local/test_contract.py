@@ -8,7 +8,6 @@ from azml.targets.local.contract import (
     StepPaths,
     base_environment,
     contract_variables,
-    pipeline_data_names,
     resolve_arguments,
     step_environment,
     withheld_secrets,
@@ -36,23 +35,20 @@ def test_arguments_and_variables(make_plan) -> None:
         "parameters": {"lr": 0.5, "flag": True, "name": "x"},
         "prep": step(script="p.py", outputs=["data"], inputs={"raw": {"datastore": "ds", "path": "r"}},
                      arguments=["${{inputs.raw}}", "${{outputs.data}}"]),
-        "train": step(script="t.py", inputs={"d": "prep.data"}, outputs=["data"],
+        "train": step(script="t.py", inputs={"d": "prep.data"}, outputs=["model"],
                       arguments=["--d", "${{inputs.d}}", "--lr", "${{parameters.lr}}",
                                  "--flag", "${{parameters.flag}}", "--lr-again", "${{parameters.lr}}"],
                       environment_variables={"MY_VAR": "1"}),
     })
     train = plan.steps["train"]
-    paths = StepPaths({"d": Path("/in/d")}, {"data": Path("/out/data")})
+    paths = StepPaths({"d": Path("/in/d")}, {"model": Path("/out/model")})
     args = resolve_arguments(train, plan.parameters, paths)
     assert args == ["--d", "/in/d", "--lr", "0.5", "--flag", "True", "--lr-again", "0.5"]
-    names = pipeline_data_names(plan)
-    assert names == {("prep", "data"): "prep_data", ("train", "data"): "train_data"}
-    variables = contract_variables(train, plan.parameters, paths, "run.train",
-                                   {"data": names[("train", "data")]})
+    variables = contract_variables(train, plan.parameters, paths, "run.train")
     assert variables == {
         "AZUREML_RUN_ID": "run.train",
         "AZUREML_DATAREFERENCE_d": "/in/d",
-        "AZUREML_DATAREFERENCE_train_data": "/out/data",
+        "AZUREML_DATAREFERENCE_model": "/out/model",
         "AML_PARAMETER_lr": "0.5",
         "AML_PARAMETER_flag": "True",
     }
@@ -73,6 +69,7 @@ def test_mpi_master_node_variables(make_plan) -> None:
     one = contract_variables(plan.steps["one"], {}, StepPaths(), "r.one")
     assert one["AZ_BATCHAI_MPI_MASTER_NODE"] == "127.0.0.1" and "AZ_BATCH_MASTER_NODE" not in one
     two = contract_variables(plan.steps["two"], {}, StepPaths(), "r.two", master_port=4242)
+
     assert two["AZ_BATCH_MASTER_NODE"] == "127.0.0.1:4242" and "AZ_BATCHAI_MPI_MASTER_NODE" not in two
     assert "MASTER_ADDR" not in two and "MASTER_PORT" not in two
 
@@ -87,4 +84,7 @@ def test_original_form_reference_names(make_plan) -> None:
     va = contract_variables(a, {}, StepPaths({"input_data": Path("/ds")}, {"norm": Path("/o")}), "r.a")
     assert va["AZUREML_DATAREFERENCE_raw_ref"] == "/ds" and va["AZUREML_DATAREFERENCE_norm"] == "/o"
     vb = contract_variables(b, {}, StepPaths({"input_data": Path("/o")}, {"model": Path("/m")}), "r.b")
-    assert vb["AZUREML_DATAREFERENCE_input_data"] == "/o"
+    # the original code handed the previous step's PipelineData over as it was: seen by its name
+    assert vb["AZUREML_DATAREFERENCE_norm"] == "/o" and "AZUREML_DATAREFERENCE_input_data" not in vb
+    assert resolve_arguments(b, {}, StepPaths({"input_data": Path("/o")}, {"model": Path("/m")}))[-4:] \
+        == ["--input", "/o", "--output", "/m"]

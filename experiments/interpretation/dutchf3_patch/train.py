@@ -41,6 +41,7 @@ from dutchf3.config import ConfigError, load_config
 from dutchf3.data import PATCH_FILES, PatchSet, load_patches, load_stats
 from dutchf3.distributed import (
     Launch,
+    PlacementError,
     RendezvousError,
     all_reduce_sum,
     cpu_budget,
@@ -305,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     LOG.info("config %s with overrides %s", args.cfg, opts or "none")
     try:
         return run(args, cfg, launch)
-    except (ConfigError, RendezvousError) as exc:
+    except (ConfigError, PlacementError, RendezvousError) as exc:
         raise InputError(str(exc)) from exc
 
 

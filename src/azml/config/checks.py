@@ -91,9 +91,28 @@ class Document:
 
 def semantic_problems(doc: Document) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
-    for check in (_top_level, _steps, _data_reference_names, _cycles):
+    for check in (_top_level, _steps, _data_reference_names, _unique_names, _unique_outputs,
+                  _cycles):
         problems.extend(check(doc))
     return problems
+
+
+def semantic_warnings(doc: Document) -> list[ConfigProblem]:
+    """What is allowed but worth a word: things the original project did otherwise."""
+    return list(_datastore_differs(doc))
+
+
+def _datastore_differs(doc: Document) -> Iterator[ConfigProblem]:
+    """The original project read ``input_dataset_name`` from step1 only, for every step."""
+    if not doc.step_ids:
+        return
+    first = doc.step(doc.step_ids[0]).get("input_dataset_name")
+    for sid in doc.step_ids[1:]:
+        own = doc.own(sid).get("input_dataset_name")
+        if isinstance(own, str) and isinstance(first, str) and own != first:
+            yield _problem(doc, f"{sid}.input_dataset_name",
+                           f"names datastore '{own}', but the original project used the first "
+                           f"step's '{first}' for every step; azml uses '{own}' for this step")
 
 
 def _problem(doc: Document, path: str, message: str) -> ConfigProblem:
@@ -145,6 +164,10 @@ def _files(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigPr
 
 
 def _original_keys(doc: Document, sid: str, fields: dict[str, Any], index: int) -> Iterator[ConfigProblem]:
+    if "output_path" in fields and "output" not in fields:
+        yield _problem(doc, f"{sid}.output_path",
+                       "expected 'output' together with 'output_path' (output_path says where "
+                       "that output is written)")
     has = [k for k in ORIGINAL_REF_KEYS if k in fields]
     if len(has) == 1:
         missing = ORIGINAL_REF_KEYS[1 - ORIGINAL_REF_KEYS.index(has[0])]
@@ -259,6 +282,35 @@ def _data_references(doc: Document, sid: str) -> Iterator[tuple[str, str, Any]]:
     for key, spec in _dict(fields.get("inputs")).items():
         if isinstance(spec, dict):
             yield f"{sid}.inputs.{key}", key, (spec.get("datastore"), spec.get("path"))
+
+
+def _unique_names(doc: Document) -> Iterator[ConfigProblem]:
+    """AzureML shows and finds step runs by display name: two steps may not share one."""
+    seen: dict[str, str] = {}
+    for sid in doc.step_ids:
+        name = doc.step(sid).get("name")
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            yield _problem(doc, f"{sid}.name", f"name '{name}' is also the name of step "
+                           f"'{seen[name]}'; step names must be unique (AzureML reports step "
+                           "runs by name)")
+        else:
+            seen[name] = sid
+
+
+def _unique_outputs(doc: Document) -> Iterator[ConfigProblem]:
+    """Outputs become PipelineData whose names must be unique in the pipeline."""
+    seen: dict[str, str] = {}
+    for sid in doc.step_ids:
+        key = "output" if isinstance(doc.step(sid).get("output"), str) else "outputs"
+        for name in dict.fromkeys(doc.declared_outputs(sid)):
+            if name in seen:
+                yield _problem(doc, f"{sid}.{key}", f"output '{name}' is also an output of step "
+                               f"'{seen[name]}'; output names must be unique in the pipeline "
+                               "(AzureML names its data after them)")
+            else:
+                seen[name] = sid
 
 
 def _cycles(doc: Document) -> Iterator[ConfigProblem]:

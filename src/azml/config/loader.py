@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from azml.config.checks import Document, semantic_problems
+from azml.config.checks import Document, semantic_problems, semantic_warnings
 from azml.config.model import (
     ORIGINAL_INPUT,
     ComputeSpec,
@@ -106,7 +106,10 @@ def _build(doc: Document) -> PipelineConfig:
         steps[sid] = step
         previous = step
     params = doc.raw.get("parameters", {})
-    return PipelineConfig(path=doc.file, base_dir=doc.base, steps=steps, parameters=dict(params))
+    original = all(doc.is_original_form(sid) and "depends_on" not in doc.step(sid)
+                   for sid in doc.step_ids)
+    return PipelineConfig(path=doc.file, base_dir=doc.base, steps=steps, parameters=dict(params),
+                          original_form=original, warnings=tuple(semantic_warnings(doc)))
 
 
 def _build_step(doc: Document, sid: str, f: dict[str, Any], previous: StepConfig | None) -> StepConfig:
@@ -140,7 +143,7 @@ def _build_step(doc: Document, sid: str, f: dict[str, Any], previous: StepConfig
         name=f["name"],
         script=f["script"],
         source_directory=doc.resolve(f["source_directory"]),
-        arguments=tuple(f.get("arguments", [])),
+        arguments=tuple(a if isinstance(a, str) else str(a) for a in f.get("arguments", [])),
         requirements=doc.resolve(requirements) if requirements else None,
         base_image=f.get("base_image"),
         node_count=f.get("node_count", 1),
@@ -153,6 +156,8 @@ def _build_step(doc: Document, sid: str, f: dict[str, Any], previous: StepConfig
         compute=ComputeSpec(**compute),
         original_input=original_input,
         original_output=f.get("output"),
+        output_path=f.get("output_path"),
+        datastore=doc.datastore_for(sid) or None,
     )
 
 

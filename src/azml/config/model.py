@@ -11,15 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping, Union
 
+from azml.errors import ConfigProblem
+
 StepType = Literal["PythonScriptStep", "MpiStep"]
 InputMode = Literal["mount", "download"]
 ParamValue = Union[str, int, float, bool]
 
 #: Name of the input created from the original ``input_datareference_*`` keys,
-#: or from the previous step's ``output``; passed as ``--input_data``.
+#: or from the previous step's ``output``.
 ORIGINAL_INPUT = "input_data"
-#: Argument flags the original format appends.
-INPUT_FLAG = "--input_data"
+#: Argument flags the original format appends. The original project's code passed
+#: ``--input`` (its README said ``--input_data``); argparse scripts that declare
+#: ``--input_data`` still match it as an unambiguous prefix.
+INPUT_FLAG = "--input"
 OUTPUT_FLAG = "--output"
 
 
@@ -82,7 +86,9 @@ class StepConfig:
     ``inputs`` and ``outputs`` include those implied by the original keys
     (``input_datareference_*``, the previous step's ``output``, ``output``);
     ``original_input`` / ``original_output`` say which of them the original
-    format appends as ``--input_data`` / ``--output``.
+    format appends as ``--input`` / ``--output``; ``output_path`` is the original
+    key of that name, and ``datastore`` the blob datastore the original form
+    reads and writes (``input_dataset_name``).
     """
 
     id: str
@@ -103,6 +109,8 @@ class StepConfig:
     compute: ComputeSpec = field(default_factory=ComputeSpec)
     original_input: str | None = None
     original_output: str | None = None
+    output_path: str | None = None
+    datastore: str | None = None
 
     @property
     def script_path(self) -> Path:
@@ -118,9 +126,15 @@ class PipelineConfig:
         base_dir: the directory relative paths were resolved against.
         steps: the steps, in file order, keyed by step id.
         parameters: declared pipeline parameters and their defaults.
+        original_form: True when no step uses the extended keys (``inputs``,
+            ``outputs``, ``depends_on``): the original project's StepSequence then
+            ran the steps in file order, and azml keeps that order.
+        warnings: problems worth knowing that do not stop the pipeline.
     """
 
     path: Path
     base_dir: Path
     steps: Mapping[str, StepConfig]
     parameters: Mapping[str, ParamValue] = field(default_factory=dict)
+    original_form: bool = False
+    warnings: tuple[ConfigProblem, ...] = ()

@@ -91,12 +91,14 @@ class BasePipeline(ABC):
 
         ``parameters`` override pipeline parameters (name -> value): locally the
         plan is rebuilt with them; on AzureML they are passed with the submission.
+        A local run that does not complete raises RunFailedError; so does a
+        submission with ``wait=True``.
         """
         if local:
-            from azml.targets.local import run_plan
+            from azml import api
 
-            plan = self._loaded.replan(parameters) if parameters else self.plan
-            return run_plan(plan, self.settings, experiment=experiment_name, out=out, **local_options)
+            return api.run(self._loaded, experiment=experiment_name, parameters=parameters,
+                           out=out, **local_options)
         if local_options:
             raise TypeError(f"options for local runs only: {', '.join(sorted(local_options))}")
         return self._submit(experiment_name, tags if tags is not None else self.pipeline_tags,

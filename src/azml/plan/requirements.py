@@ -1,30 +1,37 @@
-"""Read a pip requirements file the way pip does, for an AzureML environment.
+"""A pip requirements file, read once, as AzureML will receive it.
 
-The SDK's ``Environment.from_pip_requirements`` copies every line verbatim into
-the conda specification, so comments, inline comments and option lines reach
-pip in a form it rejects. This module separates packages from pip options:
-packages become ``pip_packages``; index and link options become pip options
-(``CondaDependencies.set_pip_option``); ``-r`` files are read in place;
-options that cannot work on a remote compute are rejected with one message.
-Pure Python: no azureml import.
+AzureML builds a step's image from a conda specification whose ``pip:`` list conda
+writes out as a requirements file and hands to ``pip install -r``. Every line of
+that list therefore means what it means in a requirements file: several
+``--extra-index-url`` lines, environment markers and hashes all survive, as long
+as the list is sent verbatim (the SDK's ``CondaDependencies.create`` /
+``add_pip_package`` / ``set_pip_option`` would deduplicate them; see
+:mod:`azml.targets.azureml_v1.builder`).
+
+What cannot be sent is refused here, naming the file and the line: a line the
+compute cannot resolve (a local path, an editable install, a ``${VAR}`` from your
+shell), a constraints file (``-c``), an unknown option. ``-r`` includes are
+followed and inlined, because the included file is not on the compute either.
+Comments are dropped and continuation lines joined, as pip reads them.
+Standard library only: no azureml import.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from azml.errors import ConfigError
+from azml.errors import ConfigError, ConfigProblem
 
-#: Options passed through to pip, with whether they take a value.
-PIP_OPTIONS: dict[str, bool] = {
+#: Options that mean the same on the compute, with whether they take a value.
+PASSED_OPTIONS: dict[str, bool] = {
     "--index-url": True,
-    "-i": True,
     "--extra-index-url": True,
     "--find-links": True,
-    "-f": True,
     "--trusted-host": True,
     "--pre": False,
     "--prefer-binary": False,
@@ -32,66 +39,89 @@ PIP_OPTIONS: dict[str, bool] = {
     "--only-binary": True,
     "--no-index": False,
 }
-#: Short option spellings, normalised to their long form.
 _LONG = {"-i": "--index-url", "-f": "--find-links", "-r": "--requirement", "-c": "--constraint",
          "-e": "--editable"}
-_REJECTED = {
+_REFUSED = {
     "--editable": "an editable install needs a local checkout the compute does not have; "
                   "list the package, or a VCS URL without -e",
-    "--constraint": "constraint files are not supported by AzureML environments; "
-                    "pin the versions in the requirements file itself",
+    "--constraint": "AzureML cannot carry a constraints file; pin the versions in the "
+                    "requirements file itself",
 }
 _INLINE_COMMENT = re.compile(r"(^|\s+)#.*$")
+_ENV_REFERENCE = re.compile(r"\$\{[A-Z0-9_]+\}")
+_LOCAL_PREFIXES = ("./", "../", "/", "~", ".\\", "file:")
+_ARCHIVES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class PipRequirements:
-    """What a requirements file asks pip for.
+class Requirements:
+    """A requirements file as sent.
 
     Attributes:
-        packages: requirement specifiers, in file order, without comments.
-        pip_options: option lines for pip (``--extra-index-url URL``), deduplicated.
-        files: every file read, the given one first, then ``-r`` includes.
+        path: the file the step names.
+        lines: every requirement and option line in order, ``-r`` files inlined,
+            without comments; exactly the ``pip:`` list AzureML gets.
+        files: every file read (the given one first) with the SHA-256 of its bytes.
     """
 
-    packages: tuple[str, ...]
-    pip_options: tuple[str, ...]
-    files: tuple[Path, ...]
+    path: Path
+    lines: tuple[str, ...]
+    files: tuple[tuple[Path, str], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "lines": list(self.lines),
+                "files": [{"path": str(p), "sha256": d} for p, d in self.files]}
 
 
-def read_requirements(path: str | Path) -> PipRequirements:
-    """Parse ``path``; ConfigError naming file and line for anything pip-incompatible."""
-    packages: list[str] = []
-    options: list[str] = []
-    files: list[Path] = []
-    _read_into(Path(path).resolve(), packages, options, files, chain=())
-    return PipRequirements(tuple(packages), tuple(dict.fromkeys(options)), tuple(files))
+def read_requirements(path: str | Path) -> Requirements:
+    """Parse ``path``; ConfigError naming every line AzureML could not carry."""
+    start = Path(path).resolve()
+    lines: list[str] = []
+    files: list[tuple[Path, str]] = []
+    problems: list[ConfigProblem] = []
+    _read_into(start, lines, files, problems, chain=())
+    if problems:
+        raise ConfigError(problems)
+    return Requirements(start, tuple(lines), tuple(files))
 
 
-def _read_into(path: Path, packages: list[str], options: list[str], files: list[Path],
-               chain: tuple[Path, ...]) -> None:
+def _read_into(path: Path, lines: list[str], files: list[tuple[Path, str]],
+               problems: list[ConfigProblem], chain: tuple[Path, ...]) -> None:
     if path in chain:
-        raise ConfigError.single(path, "", "requirements files include each other (-r cycle)")
+        problems.append(ConfigProblem(str(chain[-1]), "", f"-r {path.name}: requirements files "
+                                      "include each other (a -r cycle)"))
+        return
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError.single(path, "", f"cannot read requirements file ({exc.strerror or exc})") from None
-    files.append(path)
-    for number, line in _logical_lines(text):
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        where = str(chain[-1]) if chain else str(path)
+        problems.append(ConfigProblem(where, "", f"cannot read requirements file {path} ({reason})"))
+        return
+    files.append((path, hashlib.sha256(data).hexdigest()))
+    for number, line in logical_lines(text):
         where = f"line {number}"
         if not line.startswith("-"):
-            packages.append(line)
+            problem = _requirement_problem(line)
+            if problem:
+                problems.append(ConfigProblem(str(path), where, f"'{line}': {problem}"))
+            else:
+                lines.append(line)
             continue
-        name, value = _split_option(path, where, line)
+        try:
+            name, value = _split_option(line)
+        except ValueError as exc:
+            problems.append(ConfigProblem(str(path), where, f"'{line}': {exc}"))
+            continue
         if name == "--requirement":
-            _read_into((path.parent / value).resolve(), packages, options, files, chain + (path,))
-        elif name in _REJECTED:
-            raise ConfigError.single(path, where, f"'{line}': {_REJECTED[name]}")
+            _read_into((path.parent / value).resolve(), lines, files, problems, chain + (path,))
         else:
-            options.append(f"{name} {value}" if value else name)
+            lines.append(f"{name} {value}" if value else name)
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
+def logical_lines(text: str) -> list[tuple[int, str]]:
     """(first line number, content) with continuations joined and comments removed."""
     result: list[tuple[int, str]] = []
     pending = ""
@@ -112,26 +142,45 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return result
 
 
-def _split_option(path: Path, where: str, line: str) -> tuple[str, str]:
+def _requirement_problem(line: str) -> str:
+    """Why a requirement line cannot be installed on the compute, or empty."""
+    if _ENV_REFERENCE.search(line):
+        return ("refers to an environment variable; AzureML builds the image without "
+                "your shell's variables, write the value instead")
+    spec = line.split(";", 1)[0].strip()
+    target = spec.split("@", 1)[1].strip() if "@" in spec and not _URL.match(spec) else spec
+    if target.startswith(_LOCAL_PREFIXES) or target in (".", ".."):
+        return ("a local path is not on the compute; publish the package to an index "
+                "or install it from a URL")
+    if not _URL.match(target) and target.lower().endswith(_ARCHIVES):
+        return "a local archive is not on the compute; install it from an index or a URL"
+    return ""
+
+
+def _split_option(line: str) -> tuple[str, str]:
+    """``(long option name, value)``; ValueError saying what is wrong."""
     try:
         parts = shlex.split(line)
     except ValueError:
-        raise ConfigError.single(path, where, f"cannot parse option line '{line}'") from None
+        raise ValueError("cannot parse this option line") from None
     head, _, inline_value = parts[0].partition("=")
     name = _LONG.get(head, head)
     value = inline_value or " ".join(parts[1:])
-    if name in ("--requirement", *_REJECTED):
-        if name == "--requirement" and not value:
-            raise ConfigError.single(path, where, f"'{line}': -r needs a file name")
+    if name in _REFUSED:
+        raise ValueError(_REFUSED[name])
+    if name == "--requirement":
+        if not value:
+            raise ValueError("-r needs a file name")
         return name, value
-    if name not in PIP_OPTIONS and head not in PIP_OPTIONS:
-        known = ", ".join(sorted(k for k in PIP_OPTIONS if k.startswith("--")))
-        raise ConfigError.single(
-            path, where, f"'{line}': pip option {head} is not supported in an AzureML environment "
-            f"(supported: {known}, -r FILE)")
-    takes_value = PIP_OPTIONS.get(name, PIP_OPTIONS.get(head, False))
+    if name not in PASSED_OPTIONS:
+        known = ", ".join(sorted(PASSED_OPTIONS))
+        raise ValueError(f"pip option {head} cannot be carried to AzureML (supported: {known}, -r FILE)")
+    takes_value = PASSED_OPTIONS[name]
     if takes_value and not value:
-        raise ConfigError.single(path, where, f"'{line}': {name} needs a value")
+        raise ValueError(f"{name} needs a value")
     if not takes_value and value:
-        raise ConfigError.single(path, where, f"'{line}': {name} takes no value")
+        raise ValueError(f"{name} takes no value")
+    if name in ("--index-url", "--extra-index-url", "--find-links") and not _URL.match(value):
+        raise ValueError(f"{name} names a local path, which is not on the compute; use an "
+                         "http(s) URL")
     return name, value

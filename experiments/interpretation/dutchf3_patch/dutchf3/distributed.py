@@ -30,6 +30,10 @@ class RendezvousError(RuntimeError):
     """The process group could not be formed (port taken, master unreachable...)."""
 
 
+class PlacementError(RuntimeError):
+    """More ranks on a node than it has GPUs: two ranks would share one (NCCL refuses)."""
+
+
 @dataclass(frozen=True)
 class Launch:
     """Process placement, as told by the launcher's environment variables.
@@ -150,10 +154,11 @@ def init_distributed(launch: Launch, timeout_s: float = 300.0) -> tuple[torch.de
         ``(device, backend)``; backend is ``"none"`` for a single process.
 
     Raises:
+        PlacementError: the node runs more ranks than it has GPUs.
         RendezvousError: if joining the process group fails.
     """
     if torch.cuda.is_available():
-        device = torch.device("cuda", launch.local_rank % torch.cuda.device_count())
+        device = torch.device("cuda", gpu_for(launch, torch.cuda.device_count()))
         torch.cuda.set_device(device)
         backend = "nccl"
     else:
@@ -170,6 +175,16 @@ def init_distributed(launch: Launch, timeout_s: float = 300.0) -> tuple[torch.de
             f"rank {launch.rank} could not join the process group at {address} "
             f"({backend}): {exc}. If the port is taken, set MASTER_PORT to a free one.") from exc
     return device, backend
+
+
+def gpu_for(launch: Launch, gpus: int) -> int:
+    """The GPU of this rank: its local rank, refused when the node has too few GPUs."""
+    if launch.local_world_size > gpus:
+        raise PlacementError(
+            f"{launch.local_world_size} ranks run on this node but it has {gpus} GPU(s); each "
+            "rank needs its own GPU. Lower processes_per_node (use node_count for more ranks) "
+            "or choose a VM size with more GPUs")
+    return launch.local_rank
 
 
 def shutdown() -> None:

@@ -33,23 +33,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def cancel(run_id: str, step_id: str | None, env_file: str | None, ws_config: str | None,
            timeout: float) -> str:
-    """Local ids first (as ``azml.api.cancel``), then AzureML."""
-    from azml.errors import RunNotFoundError
-    from azml.settings import load_settings
+    """Local ids first, then AzureML: exactly ``azml cancel`` (one call into :mod:`azml.api`)."""
+    from azml import api
 
-    settings = load_settings(env_file)
-    try:
-        from azml.targets.local import cancel_local
-    except ImportError:  # local backend not installed: only AzureML ids apply
-        cancel_local = None
-    if cancel_local is not None:
-        try:
-            return cancel_local(settings, run_id, step_id=step_id)
-        except RunNotFoundError:
-            pass
-    from azml.targets.azureml_v1 import cancel_run
-
-    return cancel_run(settings, run_id, step_id=step_id, ws_config=ws_config, timeout=timeout)
+    return api.cancel(run_id, step_id=step_id, env_file=env_file, ws_config=ws_config,
+                      timeout=timeout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,10 +1,11 @@
-"""From a plan to real azureml SDK objects: data, environments, compute, steps.
+"""From a plan to real azureml SDK objects: data, environments, compute, steps, order.
 
-:func:`build_sdk_steps` is the single translation both ``azml plan --target
-azure`` and submission use. It needs a workspace object and datastore objects
-but makes no service call itself: offline, they come from
-:func:`offline_workspace` and :func:`offline_datastores`; at submission, from
-the live workspace (see :mod:`azml.targets.azureml_v1.resources`).
+:func:`build_sdk_steps` is the single translation ``azml plan --target azure``
+and submission both use. It needs a workspace object and datastore objects but
+makes no service call itself: offline, they come from :func:`offline_workspace`
+and :func:`offline_datastores`; at submission, from the live workspace (see
+:mod:`azml.targets.azureml_v1.resources`). It derives nothing: names, bindings,
+environments and edges are the plan's.
 
 Choices (see docs/azure.md):
 
@@ -12,35 +13,49 @@ Choices (see docs/azure.md):
   PythonScriptStep whose run configuration carries an ``MpiConfiguration``
   (``node_count`` x ``process_count_per_node``, communicator IntelMpi), which is
   what ``ScriptRunConfig`` does for MPI jobs. The SDK's own ``MpiStep`` is
-  deprecated (it logs so), builds its run configuration through the deprecated
-  ``Estimator``, and needs a persistent cluster object, so it cannot serve
+  deprecated and needs a persistent cluster object, so it cannot serve
   run-based compute.
-* compute is run-based AmlCompute (``runconfig.target = "amlcompute"`` with
-  ``runconfig.amlcompute.vm_size``) unless a cluster name is configured; the
-  step names the target as a ``(name, "AmlCompute")`` tuple so that building
-  the graph does not look the target up in the workspace.
+* the environment's conda specification is built from the plan's pip lines as
+  they are (:meth:`EnvironmentSpec.conda_specification`), loaded through a
+  conda file: ``CondaDependencies.create``/``set_pip_option`` would keep one
+  line per option and per package and add ``--find-links``/``--extra-index-url``
+  lines of their own.
+* compute is run-based AmlCompute unless a cluster name is configured; the step
+  names the target as a ``(name, "AmlCompute")`` tuple so building the graph
+  does not look the target up in the workspace.
+* order-only edges of the plan become ``run_after``, as the original project's
+  ``StepSequence`` did for its file order.
 """
 
 from __future__ import annotations
 
+import io
+import tempfile
+from contextlib import redirect_stdout
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
+import json
+
 from azml.targets.azureml_v1._sdk import CLOUD, quiet_stdout, require_sdk
-from azml.plan.requirements import PipRequirements, read_requirements
-from azml.config.arguments import InputArg, LiteralArg, OutputArg, ParameterArg
-from azml.config.model import ComputeSpec, DatastoreInput, StepOutputInput
-from azml.errors import AzmlError, ConfigError
-from azml.plan import Plan, PlannedStep
+from azml.errors import AzmlError
+from azml.plan import Edge, InputBinding, Plan, PlannedStep
 from azml.settings import Settings
 
 #: Run-based compute: the target name that asks AzureML to create a cluster for
 #: the run and delete it afterwards.
 RUN_BASED_TARGET = "amlcompute"
 AML_COMPUTE_TYPE = "AmlCompute"
+FLAVOR = "azureml_v1"
 OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 UNSET_ACCOUNT = "<BLOB_ACCOUNT_NAME>"
 UNSET_CONTAINER = "<BLOB_CONTAINER_NAME>"
+RUN_BASED_NOTE = (
+    "AzureML v1 marks run-based compute as deprecated (the SDK prints a DEPRECATED banner "
+    "when it is set). azml still asks for it; set AML_COMPUTE_CLUSTER_NAME (or "
+    "compute.cluster_name) for a persistent cluster, or submit with --target azureml-v2 for "
+    "serverless compute")
 
 
 @dataclass
@@ -48,8 +63,8 @@ class SdkStep:
     """One planned step as SDK objects.
 
     Attributes:
-        inputs: the step's input bindings by input name (DataReference or the
-            upstream PipelineData bound under this step's input name).
+        inputs: the step's input bindings by input name (DataReference, the
+            upstream PipelineData, or it bound under this step's input name).
         outputs: the step's PipelineData by output name.
         target: the compute target given to the step (a ``(name, type)`` tuple).
     """
@@ -58,7 +73,6 @@ class SdkStep:
     step: Any
     runconfig: Any
     environment: Any
-    requirements: PipRequirements | None
     inputs: dict[str, Any]
     outputs: dict[str, Any]
     target: tuple[str, str]
@@ -66,11 +80,17 @@ class SdkStep:
 
 @dataclass
 class SdkPipeline:
-    """Every step of a plan as SDK objects, in plan order."""
+    """Every step of a plan as SDK objects, in plan order, and the plan's edges.
+
+    ``notes`` holds what the SDK said while building (its deprecation banners),
+    reworded once each.
+    """
 
     steps: dict[str, SdkStep]
+    edges: list[Edge] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
     datastores: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def step_objects(self) -> list[Any]:
         return [s.step for s in self.steps.values()]
@@ -91,12 +111,15 @@ def offline_workspace() -> Any:
 
 
 def datastore_names(plan: Plan) -> list[str]:
-    """Names of the datastores the plan reads from, in first-use order."""
+    """Names of the blob datastores the plan reads or writes, in first-use order."""
     names: dict[str, None] = {}
     for step in plan.steps.values():
-        for spec in step.inputs.values():
-            if isinstance(spec, DatastoreInput):
-                names[spec.datastore] = None
+        for binding in step.inputs.values():
+            if binding.kind == "datastore" and binding.datastore:
+                names[binding.datastore] = None
+        for output in step.outputs.values():
+            if output.datastore:
+                names[output.datastore] = None
     return list(names)
 
 
@@ -112,67 +135,74 @@ def offline_datastores(workspace: Any, plan: Plan, settings: Settings) -> dict[s
 
 
 def build_sdk_steps(plan: Plan, settings: Settings, datastores: Mapping[str, Any]) -> SdkPipeline:
-    """Every planned step as a PythonScriptStep with its data, environment and compute."""
+    """Every planned step as a PythonScriptStep with its data, environment, compute and order."""
     require_sdk()
     from azureml.pipeline.core import PipelineParameter
 
     parameters = {name: PipelineParameter(name=name, default_value=value)
                   for name, value in plan.parameters.items()}
-    outputs = _pipeline_data(plan)
+    missing = [n for n in datastore_names(plan) if n not in datastores]
+    if missing:
+        raise AzmlError(f"datastore(s) {', '.join(missing)} were not prepared")
+    outputs = _pipeline_data(plan, datastores)
     references: dict[tuple[str, str, str, str], Any] = {}
-    result = SdkPipeline(steps={}, parameters=parameters, datastores=dict(datastores))
-    for sid, planned in plan.steps.items():
-        inputs = {name: _input_binding(name, spec, datastores, outputs, references, sid)
-                  for name, spec in planned.inputs.items()}
-        result.steps[sid] = _build_step(planned, settings, inputs, outputs[sid], parameters)
+    result = SdkPipeline(steps={}, edges=plan.edges(), parameters=parameters,
+                         datastores=dict(datastores))
+    banner = io.StringIO()
+    with redirect_stdout(banner):
+        for sid, planned in plan.steps.items():
+            inputs = {name: _input_binding(binding, datastores, outputs, references)
+                      for name, binding in planned.inputs.items()}
+            result.steps[sid] = _build_step(planned, inputs, outputs[sid], parameters)
+        for edge in result.edges:
+            if edge.kind == "order":
+                result.steps[edge.downstream].step.run_after(result.steps[edge.upstream].step)
+    if "DEPRECATED" in banner.getvalue():
+        result.notes.append(RUN_BASED_NOTE)
     return result
 
 
-def _pipeline_data(plan: Plan) -> dict[str, dict[str, Any]]:
-    """PipelineData per (step, output); on the workspace's default datastore.
-
-    An output keeps its own name unless two steps use the same one; then both
-    are prefixed with their step id so that names stay unique in the pipeline.
-    """
+def _pipeline_data(plan: Plan, datastores: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """PipelineData per (step, output), named and placed as the plan says."""
     from azureml.pipeline.core import PipelineData
 
-    counts: dict[str, int] = {}
-    for step in plan.steps.values():
-        for name in step.outputs:
-            counts[name] = counts.get(name, 0) + 1
-    return {
-        sid: {name: PipelineData(name if counts[name] == 1 else f"{sid}_{name}", is_directory=True)
-              for name in step.outputs}
-        for sid, step in plan.steps.items()
-    }
+    result: dict[str, dict[str, Any]] = {}
+    for sid, step in plan.steps.items():
+        result[sid] = {}
+        for name, out in step.outputs.items():
+            store = datastores[out.datastore] if out.datastore else None
+            result[sid][name] = PipelineData(out.data_name, datastore=store, output_name=out.data_name,
+                                             output_mode="mount", output_path_on_compute=out.path,
+                                             is_directory=True)
+    return result
 
 
-def _input_binding(name: str, spec: Any, datastores: Mapping[str, Any],
+def _input_binding(binding: InputBinding, datastores: Mapping[str, Any],
                    outputs: Mapping[str, Mapping[str, Any]],
-                   references: dict[tuple[str, str, str, str], Any], sid: str) -> Any:
+                   references: dict[tuple[str, str, str, str], Any]) -> Any:
     from azureml.data.data_reference import DataReference
 
-    if isinstance(spec, StepOutputInput):
-        return outputs[spec.step_id][spec.output].as_input(input_name=name)
-    assert isinstance(spec, DatastoreInput)
-    key = (spec.datastore, spec.path, spec.mode, spec.reference_name or name)
+    if binding.kind == "step_output":
+        data = outputs[str(binding.step_id)][str(binding.output)]
+        if binding.binding_name == data.name:
+            return data  # the original form: the PipelineData itself, seen under its own name
+        return data.as_input(input_name=binding.binding_name)
+    key = (str(binding.datastore), str(binding.path), binding.mode, binding.binding_name)
     if key not in references:
-        if spec.datastore not in datastores:
-            raise AzmlError(f"step '{sid}': datastore '{spec.datastore}' was not prepared")
-        references[key] = DataReference(datastore=datastores[spec.datastore],
-                                        data_reference_name=key[3],
-                                        path_on_datastore=spec.path, mode=spec.mode)
+        references[key] = DataReference(datastore=datastores[key[0]],
+                                        data_reference_name=binding.binding_name,
+                                        path_on_datastore=key[1], mode=binding.mode)
     return references[key]
 
 
-def _build_step(planned: PlannedStep, settings: Settings, inputs: dict[str, Any],
-                outputs: dict[str, Any], parameters: Mapping[str, Any]) -> SdkStep:
+def _build_step(planned: PlannedStep, inputs: dict[str, Any], outputs: dict[str, Any],
+                parameters: Mapping[str, Any]) -> SdkStep:
     from azureml.pipeline.steps import PythonScriptStep
 
-    requirements = read_requirements(planned.requirements) if planned.requirements else None
-    environment = build_environment(planned, requirements)
+    environment = build_environment(planned)
     runconfig, target = build_runconfig(planned, environment)
-    arguments = [_argument(planned, arg, inputs, outputs, parameters) for arg in planned.arguments]
+    arguments = planned.substitute(inputs=lambda n: inputs[n], outputs=lambda n: outputs[n],
+                                   parameters=lambda n: parameters[n])
     with quiet_stdout():
         step = PythonScriptStep(
             name=planned.name,
@@ -185,38 +215,22 @@ def _build_step(planned: PlannedStep, settings: Settings, inputs: dict[str, Any]
             runconfig=runconfig,
             allow_reuse=planned.allow_reuse,
         )
-    return SdkStep(planned, step, runconfig, environment, requirements, inputs, outputs, target)
+    return SdkStep(planned, step, runconfig, environment, inputs, outputs, target)
 
 
-def _argument(planned: PlannedStep, arg: Any, inputs: Mapping[str, Any],
-              outputs: Mapping[str, Any], parameters: Mapping[str, Any]) -> Any:
-    table: tuple[tuple[type, Mapping[str, Any], str], ...] = (
-        (InputArg, inputs, "input"), (OutputArg, outputs, "output"), (ParameterArg, parameters, "parameter"))
-    if isinstance(arg, LiteralArg):
-        return arg.value
-    for kind, objects, label in table:
-        if isinstance(arg, kind):
-            if arg.name not in objects:
-                raise ConfigError.single(planned.id, "arguments",
-                                         f"{label} '{arg.name}' is not declared by the step")
-            return objects[arg.name]
-    raise AzmlError(f"step '{planned.id}': unknown argument token {arg!r}")
-
-
-def build_environment(planned: PlannedStep, requirements: PipRequirements | None) -> Any:
-    """An Environment on the step's base image (DEFAULT_GPU_IMAGE when unset) with its pip packages."""
+def build_environment(planned: PlannedStep) -> Any:
+    """An Environment on the plan's image whose conda file lists the plan's pip lines verbatim."""
     from azureml.core import Environment
     from azureml.core.conda_dependencies import CondaDependencies
-    from azureml.core.runconfig import DEFAULT_GPU_IMAGE
 
-    environment = Environment(name=f"azml-{planned.id}")
-    environment.docker.base_image = planned.base_image or DEFAULT_GPU_IMAGE
+    spec = planned.environment
+    environment = Environment(name=spec.name)
+    environment.docker.base_image = spec.base_image
     environment.python.user_managed_dependencies = False
-    packages = list(requirements.packages) if requirements else []
-    dependencies = CondaDependencies.create(pip_packages=packages or None, pin_sdk_version=False)
-    for option in requirements.pip_options if requirements else ():
-        dependencies.set_pip_option(option)
-    environment.python.conda_dependencies = dependencies
+    with tempfile.TemporaryDirectory(prefix="azml-conda-") as folder:
+        path = Path(folder) / "conda.yml"
+        path.write_text(json.dumps(spec.conda_specification(FLAVOR)), encoding="utf-8")
+        environment.python.conda_dependencies = CondaDependencies(conda_dependencies_file_path=str(path))
     environment.environment_variables = dict(planned.environment_variables)
     return environment
 
@@ -229,15 +243,14 @@ def build_runconfig(planned: PlannedStep, environment: Any) -> tuple[Any, tuple[
     runconfig.environment = environment
     runconfig.docker = DockerConfiguration(use_docker=True)
     runconfig.environment_variables = dict(planned.environment_variables)
-    spec: ComputeSpec = planned.compute
+    spec = planned.compute
     if spec.cluster_name:
         runconfig.target = spec.cluster_name
         target = (spec.cluster_name, AML_COMPUTE_TYPE)
     else:
-        with quiet_stdout():  # the setter prints a deprecation banner for run-based compute
-            runconfig.target = RUN_BASED_TARGET
+        runconfig.target = RUN_BASED_TARGET  # the SDK prints its DEPRECATED banner here
         runconfig.amlcompute.vm_size = spec.vm_size
-        runconfig.amlcompute.vm_priority = spec.priority or "dedicated"
+        runconfig.amlcompute.vm_priority = spec.priority
         # The only way the SDK offers to size a run-based cluster for a multi-node job.
         runconfig.amlcompute._cluster_max_node_count = planned.node_count
         target = (RUN_BASED_TARGET, AML_COMPUTE_TYPE)

@@ -20,8 +20,9 @@ from azml.targets.azureml_v1.builder import (
     offline_datastores,
     offline_workspace,
 )
-from azml.plan import Plan
-from azml.settings import Settings
+from azml.errors import AzmlError
+from azml.plan import Edge, Plan
+from azml.settings import REDACTED, Settings, is_secret
 
 
 def describe_plan(plan: Plan, settings: Settings, *, as_json: bool = False) -> str:
@@ -34,11 +35,25 @@ def describe_plan(plan: Plan, settings: Settings, *, as_json: bool = False) -> s
 
 
 def describe_pipeline(pipeline: SdkPipeline) -> dict[str, Any]:
-    """A JSON-ready account of every step of ``pipeline``."""
+    """A JSON-ready account of every step of ``pipeline``, its edges and the SDK's notes."""
     return {
         "parameters": {n: p.default_value for n, p in pipeline.parameters.items()},
+        "edges": [_describe_edge(pipeline, e) for e in pipeline.edges],
         "steps": [describe_step(s) for s in pipeline.steps.values()],
+        "notes": list(pipeline.notes),
     }
+
+
+def _describe_edge(pipeline: SdkPipeline, edge: Edge) -> dict[str, str]:
+    """An edge as the SDK graph holds it: a data binding, or the step's ``run_after``."""
+    down = pipeline.steps[edge.downstream].step
+    up = pipeline.steps[edge.upstream].step
+    if edge.kind == "order":
+        held = any(s is up for s in down.run_after_steps)
+        if not held:
+            raise AzmlError(f"internal: step {edge.downstream} lacks run_after({edge.upstream})")
+    return {"from": edge.upstream, "to": edge.downstream, "kind": edge.kind,
+            "sdk": "run_after" if edge.kind == "order" else "PipelineData"}
 
 
 def structured_arguments(sdk: SdkStep) -> tuple[list[str], list[dict[str, str]]]:
@@ -68,16 +83,10 @@ def describe_step(sdk: SdkStep) -> dict[str, Any]:
         "arguments": resolved,
         "argument_assignments": assignments,
         "inputs": {name: _describe_input(obj) for name, obj in sdk.inputs.items()},
-        "outputs": {name: {"pipeline_data": obj.name, "datastore": "workspace default",
-                           "mode": obj._output_mode} for name, obj in sdk.outputs.items()},
+        "outputs": {name: _describe_output(obj) for name, obj in sdk.outputs.items()},
         "compute": _describe_compute(sdk),
-        "environment": {
-            "name": sdk.environment.name,
-            "base_image": sdk.environment.docker.base_image,
-            "pip_packages": list(sdk.requirements.packages) if sdk.requirements else [],
-            "pip_options": list(sdk.requirements.pip_options) if sdk.requirements else [],
-        },
-        "environment_variables": dict(runconfig.environment_variables or {}),
+        "environment": _describe_environment(sdk),
+        "environment_variables": _redacted(dict(runconfig.environment_variables or {})),
         "mpi": ({"node_count": runconfig.mpi.node_count,
                  "process_count_per_node": runconfig.mpi.process_count_per_node,
                  "communicator": runconfig.communicator} if sdk.planned.is_mpi else None),
@@ -85,13 +94,48 @@ def describe_step(sdk: SdkStep) -> dict[str, Any]:
     }
 
 
+def _describe_environment(sdk: SdkStep) -> dict[str, Any]:
+    """The environment as the SDK will send it: image, conda file, what azml added."""
+    environment = sdk.environment
+    conda = environment.python.conda_dependencies
+    return {
+        "name": environment.name,
+        "base_image": environment.docker.base_image,
+        "python": sdk.planned.environment.python_version,
+        "conda_file": conda.serialize_to_string(),
+        "pip": _pip_list(conda),
+        "added_by_azml": list(sdk.planned.environment.added("azureml_v1")),
+        "user_managed_dependencies": environment.python.user_managed_dependencies,
+    }
+
+
+def _pip_list(conda: Any) -> list[str]:
+    """The ``pip:`` list of the conda specification, in order, exactly as sent."""
+    for item in conda._conda_dependencies.get("dependencies", []):
+        if isinstance(item, dict) and "pip" in item:
+            return [str(line) for line in item["pip"]]
+    return []
+
+
+def _redacted(env: dict[str, str]) -> dict[str, str]:
+    return {k: (REDACTED if is_secret(k) else v) for k, v in env.items()}
+
+
 def _describe_input(obj: Any) -> dict[str, Any]:
     if type(obj).__name__ == "DataReference":
         return {"data_reference": obj.data_reference_name, "datastore": obj.datastore.name,
                 "account": obj.datastore.account_name, "container": obj.datastore.container_name,
                 "path": obj.path_on_datastore, "mode": obj.mode}
+    if type(obj).__name__ == "PipelineData":  # the original form hands over the data itself
+        return {"pipeline_data": obj.name, "port": obj.name, "mode": obj._output_mode}
     producer = obj.bind_object
     return {"pipeline_data": producer.name, "port": obj.name, "mode": obj.bind_mode}
+
+
+def _describe_output(obj: Any) -> dict[str, Any]:
+    store = obj.datastore.name if obj.datastore is not None else "workspace default"
+    return {"pipeline_data": obj.name, "datastore": store, "mode": obj._output_mode,
+            "path_on_compute": obj._output_path_on_compute}
 
 
 def _describe_compute(sdk: SdkStep) -> dict[str, Any]:
@@ -107,7 +151,10 @@ def _describe_compute(sdk: SdkStep) -> dict[str, Any]:
 
 
 def _render(data: dict[str, Any]) -> str:
-    lines = []
+    lines = [f"note: {note}" for note in data["notes"]]
+    order = [f"{e['to']} after {e['from']}" for e in data["edges"] if e["kind"] == "order"]
+    if order:
+        lines.append("run_after: " + "; ".join(order))
     if data["parameters"]:
         params = ", ".join(f"{k}={v!r}" for k, v in data["parameters"].items())
         lines.append(f"pipeline parameters: {params}")
@@ -141,8 +188,9 @@ def _render_step(step: dict[str, Any]) -> list[str]:
         lines.append(f"  mpi: {m['node_count']} node(s) x {m['process_count_per_node']} process(es) "
                      f"per node ({m['communicator']})")
     env = step["environment"]
-    lines.append(f"  environment: {env['base_image']}; pip: {', '.join(env['pip_packages']) or 'none'}"
-                 + (f"; pip options: {', '.join(env['pip_options'])}" if env["pip_options"] else ""))
+    added = f" (azml adds {', '.join(env['added_by_azml'])})" if env["added_by_azml"] else ""
+    lines.append(f"  environment: {env['base_image']}, Python {env['python']}{added}; pip list:")
+    lines.extend(f"    {line}" for line in env["pip"])
     if step["environment_variables"]:
         lines.append("  environment variables: " + ", ".join(
             f"{k}={v}" for k, v in step["environment_variables"].items()))

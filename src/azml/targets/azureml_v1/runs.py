@@ -14,9 +14,14 @@ from azml.targets.azureml_v1._sdk import error_text, quiet_stdout, require_sdk
 from azml.errors import AzureServiceError, RunNotFoundError
 from azml.settings import Settings
 
-#: Final states as the pipelines service (Finished) and run history (Completed) name them.
-FINAL_STATES = frozenset({"Completed", "Finished", "Failed", "Canceled", "NotResponding"})
+#: Final states as the pipelines service (Finished, PartiallyExecuted, Bypassed) and run
+#: history (Completed) name them (azureml.pipeline.core: TaskStatus and
+#: _aeva_provider's status codes; azureml._restclient.constants.RunStatus).
+FINAL_STATES = frozenset({"Completed", "Finished", "Failed", "Canceled", "NotResponding",
+                          "PartiallyExecuted", "Bypassed"})
+FAILED_STATES = frozenset({"Failed", "Canceled", "NotResponding"})
 POLL_SECONDS = 5.0
+LOG_TAIL_LINES = 20
 
 
 class AzureRun:
@@ -69,6 +74,22 @@ class AzureRun:
             if status in FINAL_STATES or (deadline is not None and time.monotonic() >= deadline):
                 return status
             time.sleep(self._poll)
+
+    def failed_steps(self) -> list[str]:
+        """Names of step runs that ended Failed, Canceled or NotResponding."""
+        return [s.name for s in self._run.get_steps() if s.get_status() in FAILED_STATES]
+
+    def failure_details(self) -> list[str]:
+        """For each failed step: its name, step run id, and the tail of its driver log."""
+        lines: list[str] = []
+        for step_run in self._run.get_steps():
+            status = step_run.get_status()
+            if status not in FAILED_STATES:
+                continue
+            lines.append(f"step {step_run.name} (step run {step_run.id}) ended {status}")
+            tail = _log_tail(step_run)
+            lines.extend(f"  | {line}" for line in tail)
+        return lines
 
     def cancel(self, step: str | None = None, timeout: float = 300.0) -> str:
         """Cancel the whole run, or the step run of step name (or step run id) ``step``."""
@@ -164,6 +185,25 @@ def _cancel_and_wait(run: Any, label: str, timeout: float, poll: float,
             return (f"{label[0].upper()}{label[1:]}: cancel requested; still {status} after "
                     f"{timeout:g} s (timed out waiting for a final state).")
         time.sleep(poll)
+
+
+def _log_tail(step_run: Any, count: int = LOG_TAIL_LINES) -> list[str]:
+    """The last lines of a step run's main log (user log, else driver log); [] if none."""
+    try:
+        details = step_run.get_details_with_logs()
+    except Exception as exc:
+        return [f"(its logs could not be read: {error_text(exc, 200)})"]
+    logs = details.get("logFiles") or {}
+    preferred = sorted(logs, key=lambda name: (not name.startswith("user_logs/std_log"),
+                                               "driver_log" not in name, name))
+    for name in preferred:
+        text = logs[name]
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        lines = [line for line in str(text).splitlines() if line.strip()]
+        if lines:
+            return [f"{name}:"] + lines[-count:]
+    return []
 
 
 def _portal_url(pipeline_run: Any) -> str:

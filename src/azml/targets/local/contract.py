@@ -18,13 +18,7 @@ Environment of a step process, in order of precedence (later wins):
    output, ``AML_PARAMETER_<name>`` for each pipeline parameter the step's
    arguments use, and for an MpiStep the master-node variable.
 
-Names (the same the azure backend gives, see :mod:`azml.targets.azureml_v1.builder`): a
-datastore input is seen under its data reference name; a step-output input
-under the consuming step's input name (the PipelineData is bound with
-``as_input(input_name=...)``); a step's own output under its PipelineData name,
-which is the output name, or ``<step id>_<output>`` when several steps declare
-an output of that name. AzureML sets ``AML_PARAMETER_<name>`` for each pipeline
-parameter a step's arguments use (the argument resolves to ``$AML_PARAMETER_<name>``).
+Names come from the plan (:mod:`azml.plan.contract`), the same every target uses.
 """
 
 from __future__ import annotations
@@ -34,9 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from azml.config.arguments import InputArg, LiteralArg, OutputArg, ParameterArg
-from azml.config.model import DatastoreInput, ParamValue
-from azml.plan import Plan, PlannedStep, render_parameter
+from azml.config.model import ParamValue
+from azml.plan import Flavor, PlannedStep, render_parameter
 from azml.settings import is_secret
 
 PASS_SECRETS_VARIABLE = "AZML_STEP_SECRETS"
@@ -75,48 +68,14 @@ def withheld_secrets(environ: Mapping[str, str]) -> list[str]:
     return sorted(n for n in environ if is_secret(n) and n not in allowed)
 
 
-def referenced_parameters(step: PlannedStep) -> list[str]:
-    """Parameters used in the step's arguments, in order of first use."""
-    names: list[str] = []
-    for arg in step.arguments:
-        if isinstance(arg, ParameterArg) and arg.name not in names:
-            names.append(arg.name)
-    return names
-
-
-def reference_name(step: PlannedStep, input_name: str) -> str:
-    """The data reference name under which the step sees input ``input_name``."""
-    spec = step.inputs[input_name]
-    if isinstance(spec, DatastoreInput):
-        return spec.reference_name or input_name
-    return input_name
-
-
-def pipeline_data_names(plan: Plan) -> dict[tuple[str, str], str]:
-    """The PipelineData name of every ``(step id, output)``: unique across the pipeline."""
-    counts: dict[str, int] = {}
-    for step in plan.steps.values():
-        for name in step.outputs:
-            counts[name] = counts.get(name, 0) + 1
-    return {(sid, name): (name if counts[name] == 1 else f"{sid}_{name}")
-            for sid, step in plan.steps.items() for name in step.outputs}
-
-
 def resolve_arguments(
     step: PlannedStep, parameters: Mapping[str, ParamValue], paths: StepPaths
 ) -> list[str]:
     """The step's argument list with paths and parameter values filled in."""
-    out: list[str] = []
-    for arg in step.arguments:
-        if isinstance(arg, LiteralArg):
-            out.append(arg.value)
-        elif isinstance(arg, InputArg):
-            out.append(str(paths.inputs[arg.name]))
-        elif isinstance(arg, OutputArg):
-            out.append(str(paths.outputs[arg.name]))
-        else:
-            out.append(render_parameter(parameters[arg.name]))
-    return out
+    return [str(a) for a in step.substitute(
+        inputs=lambda name: str(paths.inputs[name]),
+        outputs=lambda name: str(paths.outputs[name]),
+        parameters=lambda name: render_parameter(parameters[name]))]
 
 
 def contract_variables(
@@ -124,21 +83,24 @@ def contract_variables(
     parameters: Mapping[str, ParamValue],
     paths: StepPaths,
     step_run_id: str,
-    output_names: Mapping[str, str] | None = None,
     master_port: int | None = None,
+    flavor: Flavor = "azureml_v1",
 ) -> dict[str, str]:
     """The variables AzureML itself would set for this step run (rule 4 above).
 
-    ``output_names`` maps each output to its PipelineData name (default: itself).
+    Their names come from the plan (:meth:`PlannedStep.variables`); this only
+    fills in local values.
     """
-    env = {"AZUREML_RUN_ID": step_run_id}
-    for name in step.inputs:
-        env[f"AZUREML_DATAREFERENCE_{reference_name(step, name)}"] = str(paths.inputs[name])
-    for name in step.outputs:
-        data_name = (output_names or {}).get(name, name)
-        env[f"AZUREML_DATAREFERENCE_{data_name}"] = str(paths.outputs[name])
-    for name in referenced_parameters(step):
-        env[f"AML_PARAMETER_{name}"] = render_parameter(parameters[name])
+    env: dict[str, str] = {}
+    for variable in step.variables(flavor):
+        if variable.source == "run_id":
+            env[variable.name] = step_run_id
+        elif variable.source == "input":
+            env[variable.name] = str(paths.inputs[variable.ref])
+        elif variable.source == "output":
+            env[variable.name] = str(paths.outputs[variable.ref])
+        else:
+            env[variable.name] = render_parameter(parameters[variable.ref])
     if step.is_mpi:
         env.update(master_node_variables(step.node_count, master_port))
     return env

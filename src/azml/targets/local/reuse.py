@@ -6,7 +6,7 @@ can change what the step does or produces. These are the step type and layout
 directory's manifest), the argument list (paths symbolic, parameters by value),
 the values of the parameters it uses, each input (a datastore input by mode
 and content manifest; a step-output input by the producing step's key), the
-output names, the requirements file's content, the base image, and the
+output names, the environment (image, Python, pip lines as built), and the
 ``environment_variables`` (secret-named values by digest only, so no secret is
 ever stored).
 
@@ -21,8 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from azml.config.arguments import InputArg, LiteralArg, OutputArg
-from azml.config.model import DatastoreInput, ParamValue
-from azml.targets.local.contract import referenced_parameters
+from azml.config.model import ParamValue
 from azml.targets.local.hashing import digest_json, digest_text
 from azml.plan import PlannedStep, render_parameter
 from azml.settings import is_secret
@@ -35,7 +34,7 @@ def components(
     parameters: Mapping[str, ParamValue],
     snapshot_digest: str,
     input_content: Mapping[str, Mapping[str, Any]],
-    requirements_digest: str | None,
+    environment_digest: str,
 ) -> dict[str, Any]:
     """The components of a step run's content key.
 
@@ -53,9 +52,9 @@ def components(
             args.append("param:" + arg.name)
     inputs: dict[str, Any] = {}
     for name, spec in step.inputs.items():
-        if isinstance(spec, DatastoreInput):
+        if spec.kind == "datastore":
             inputs[name] = {"datastore": spec.datastore, "path": spec.path, "mode": spec.mode,
-                            "reference": spec.reference_name, **input_content[name]}
+                            "reference": spec.binding_name, **input_content[name]}
         else:
             inputs[name] = {"step": spec.step_id, "output": spec.output, **input_content[name]}
     env = {k: ("sha256:" + digest_text(v) if is_secret(k) else v)
@@ -66,11 +65,10 @@ def components(
         "script": step.script,
         "snapshot": snapshot_digest,
         "arguments": args,
-        "parameters": {n: render_parameter(parameters[n]) for n in referenced_parameters(step)},
+        "parameters": {n: render_parameter(parameters[n]) for n in step.referenced_parameters()},
         "inputs": inputs,
         "outputs": list(step.outputs),
-        "requirements": requirements_digest,
-        "base_image": step.base_image,
+        "environment_spec": environment_digest,
         "environment": env,
     }
 
@@ -92,8 +90,9 @@ def explain(
         if old.get("parameters", {}).get(name) != value:
             reasons.append(f"parameter {name} changed")
     reasons += _input_reasons(old.get("inputs", {}), new.get("inputs", {}), manifest)
-    simple = (("arguments", "arguments changed"), ("requirements", "requirements changed"),
-              ("base_image", "base image changed"), ("type", "step type changed"),
+    simple = (("arguments", "arguments changed"),
+              ("environment_spec", "environment changed (requirements, image or Python)"),
+              ("type", "step type changed"),
               ("layout", "MPI layout changed"), ("outputs", "outputs changed"),
               ("script", f"script changed: {new.get('script')}"))
     for field, phrase in simple:

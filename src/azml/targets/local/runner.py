@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from azml.config.model import DatastoreInput
 from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError
 from azml.targets.local import contract, ids, launch, procs, reuse, snapshot, workspace
 from azml.targets.local.display import Display
@@ -35,7 +34,7 @@ from azml.targets.local.logs import last_line, split_launcher_log
 from azml.targets.local.model import LocalRun, StepRun
 from azml.targets.local.scheduler import Outcome, Scheduler
 from azml.targets.local.store import Store
-from azml.plan import Plan
+from azml.plan import Flavor, Plan
 from azml.settings import Settings
 
 REQUEST_POLL_SECONDS = 0.2
@@ -86,10 +85,9 @@ class LocalRunner:
         self.records = {s.id: s for s in self.run.steps}
         self.display = Display(out, settings.redact, self.run.steps)
         self.base_env = contract.base_environment(os.environ)
-        self.data_names = contract.pipeline_data_names(plan)
         self.snapshots: dict[str, snapshot.Snapshot] = {}
         self.inputs: dict[tuple[str, str], Manifest] = {}
-        self.requirements: dict[str, str | None] = {}
+        self.flavor: Flavor = "azureml_v1"
         self.parts: dict[str, dict[str, Any]] = {}
         self.producer: dict[str, str] = {}
         self.handles: dict[str, Handle] = {}
@@ -112,18 +110,12 @@ class LocalRunner:
             if src not in by_source:
                 by_source[src] = snapshot.scan(sid, src, self.hasher, skip=skip, no_file_limit=no_limit)
             self.snapshots[sid] = by_source[src]
-            self.requirements[sid] = self._file_digest(step.requirements)
             for name, spec in step.inputs.items():
-                if isinstance(spec, DatastoreInput):
+                if spec.kind == "datastore":
                     folder = workspace.datastore_folder(root, spec)
                     if folder not in by_folder:
                         by_folder[folder] = self.hasher.manifest(folder, list(list_files(folder)))
                     self.inputs[(sid, name)] = by_folder[folder]
-
-    def _file_digest(self, path: Path | None) -> str | None:
-        if path is None:
-            return None
-        return self.hasher.manifest(path, list(list_files(path))).digest
 
     # -- the run -------------------------------------------------------------------
 
@@ -265,12 +257,12 @@ class LocalRunner:
         step = self.plan.steps[step_id]
         content: dict[str, dict[str, Any]] = {}
         for name, spec in step.inputs.items():
-            if isinstance(spec, DatastoreInput):
+            if spec.kind == "datastore":
                 content[name] = {"manifest": self.inputs[(step_id, name)].digest}
             else:
-                content[name] = {"from": self.producer[spec.step_id]}
+                content[name] = {"from": self.producer[str(spec.step_id)]}
         return reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
-                                content, self.requirements[step_id])
+                                content, step.environment.digest(self.flavor))
 
     def _reusable(self, key: str) -> Any:
         for row in self.store.reusable(key):
@@ -309,9 +301,8 @@ class LocalRunner:
                                    workspace.output_paths(step_dir, step.outputs))
         args = contract.resolve_arguments(step, self.plan.parameters, paths)
         port = procs.free_port() if step.is_mpi and step.node_count > 1 else None
-        names = {out: self.data_names[(step_id, out)] for out in step.outputs}
         env = contract.step_environment(self.base_env, step, contract.contract_variables(
-            step, self.plan.parameters, paths, record.step_run_id, names, port))
+            step, self.plan.parameters, paths, record.step_run_id, port, self.flavor))
         command = launch.step_command(step, args, env, step_dir)
         log_name = workspace.LAUNCHER_LOG if step.is_mpi else workspace.STEP_LOG
         record.log = str(step_dir / log_name)  # an MPI step's step.log is written when it ends
@@ -321,13 +312,13 @@ class LocalRunner:
     def _input_paths(self, step_id: str, step_dir: Path) -> dict[str, Path]:
         step, paths = self.plan.steps[step_id], {}
         for name, spec in step.inputs.items():
-            if isinstance(spec, DatastoreInput):
+            if spec.kind == "datastore":
                 folder = workspace.datastore_folder(self.settings.datastore_root, spec)
                 if spec.mode == "download":
                     folder = workspace.private_copy(folder, step_dir / "inputs" / name)
                 paths[name] = folder
             else:
-                paths[name] = Path(self.records[spec.step_id].outputs[spec.output])
+                paths[name] = Path(self.records[str(spec.step_id)].outputs[str(spec.output)])
         return paths
 
 

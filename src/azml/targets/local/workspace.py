@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from azml.config.model import DatastoreInput
-from azml.plan import Plan
+from azml.plan import InputBinding, Plan
 
 PARTIAL = "outputs.partial"
 PUBLISHED = "outputs"
@@ -50,9 +49,9 @@ class Layout:
         return self.run_dir(run_id) / step_id
 
 
-def datastore_folder(root: Path, spec: DatastoreInput) -> Path:
-    """The local folder (or file) standing for a datastore path."""
-    return root / spec.datastore / spec.path.lstrip("/")
+def datastore_folder(root: Path, spec: InputBinding) -> Path:
+    """The local folder (or file) standing for a datastore input's path."""
+    return root / str(spec.datastore) / str(spec.path).lstrip("/")
 
 
 def missing_inputs(plan: Plan, root: Path) -> list[tuple[str, str, str, str]]:
@@ -60,7 +59,7 @@ def missing_inputs(plan: Plan, root: Path) -> list[tuple[str, str, str, str]]:
     missing = []
     for sid, step in plan.steps.items():
         for spec in step.inputs.values():
-            if not isinstance(spec, DatastoreInput):
+            if spec.kind != "datastore":
                 continue
             folder = datastore_folder(root, spec)
             store_dir = (root / spec.datastore).resolve()
@@ -80,14 +79,14 @@ def private_copy(source: Path, dest: Path) -> Path:
     return dest
 
 
-def output_paths(step_dir: Path, names: tuple[str, ...]) -> dict[str, Path]:
+def output_paths(step_dir: Path, names: Iterable[str]) -> dict[str, Path]:
     """Where the step writes each output while it runs (the folders are not created)."""
     partial = step_dir / PARTIAL
     partial.mkdir(parents=True, exist_ok=True)
     return {name: partial / name for name in names}
 
 
-def publish_outputs(step_dir: Path, names: tuple[str, ...]) -> dict[str, str]:
+def publish_outputs(step_dir: Path, names: Iterable[str]) -> dict[str, str]:
     """Publish a finished step's outputs at once; an output it did not write is an empty folder."""
     partial, final = step_dir / PARTIAL, step_dir / PUBLISHED
     partial.mkdir(parents=True, exist_ok=True)

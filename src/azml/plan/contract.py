@@ -1,0 +1,153 @@
+"""The names a step is given its data under, computed once for every target.
+
+An input or output has one name in the config (``${{inputs.NAME}}``), which is
+also its name in an AzureML v2 command job, and one *binding name* in AzureML
+v1: the data reference or PipelineData port the step sees as
+``$AZUREML_DATAREFERENCE_<binding name>``. The local target, the v1 builder and
+the v2 builder all take these names from here.
+
+v1 binding names follow what the SDK does with the objects the original project
+built: a data reference is seen under its ``data_reference_name``; an input bound
+from an explicit ``inputs`` entry is the upstream PipelineData bound with
+``as_input(input_name=NAME)``, so it is seen under the input's own name; the
+original form passed the previous step's PipelineData itself, so that input is
+seen under the PipelineData's name (the previous step's ``output``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, TypeVar
+
+from azml.config.model import InputMode
+from azml.plan.environment import Flavor
+
+InputKind = Literal["datastore", "step_output"]
+EdgeKind = Literal["data", "order"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class InputBinding:
+    """One input of a step.
+
+    Attributes:
+        name: the step's name for it (``${{inputs.NAME}}``; the v2 input name).
+        kind: ``datastore`` (a path on a blob datastore) or ``step_output``.
+        binding_name: the v1 data reference / port name (``AZUREML_DATAREFERENCE_<it>``).
+        mode: ``mount`` or ``download``.
+        datastore, path: where a datastore input lives.
+        step_id, output: which step output a ``step_output`` input reads.
+    """
+
+    name: str
+    kind: InputKind
+    binding_name: str
+    mode: InputMode = "mount"
+    datastore: str | None = None
+    path: str | None = None
+    step_id: str | None = None
+    output: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "binding_name": self.binding_name,
+                                "mode": self.mode}
+        if self.kind == "datastore":
+            data.update(datastore=self.datastore, path=self.path)
+        else:
+            data.update(step=self.step_id, output=self.output)
+        return data
+
+
+@dataclass(frozen=True)
+class OutputBinding:
+    """One output of a step.
+
+    Attributes:
+        name: the step's name for it (``${{outputs.NAME}}``; the v2 output name).
+        data_name: the v1 PipelineData name, unique in the pipeline.
+        datastore: where AzureML writes it; None is the workspace's default datastore.
+        path: the original ``output_path``: the path the output is written under
+            (v1 ``output_path_on_compute``; v2 the output's path on the datastore).
+    """
+
+    name: str
+    data_name: str
+    datastore: str | None = None
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data_name": self.data_name, "datastore": self.datastore, "path": self.path}
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``downstream`` runs after ``upstream``: because it reads its data, or by order only."""
+
+    upstream: str
+    downstream: str
+    kind: EdgeKind
+
+    def to_dict(self) -> dict[str, str]:
+        return {"from": self.upstream, "to": self.downstream, "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An environment variable the target sets for a step, and where its value comes from.
+
+    ``source`` is ``run_id``, ``input``, ``output`` or ``parameter``; ``ref`` names
+    the input, output or parameter.
+    """
+
+    name: str
+    source: Literal["run_id", "input", "output", "parameter"]
+    ref: str = ""
+
+
+def input_variable(binding: InputBinding, flavor: Flavor) -> str:
+    """The variable holding an input's path on ``flavor``."""
+    if flavor == "azureml_v1":
+        return f"AZUREML_DATAREFERENCE_{binding.binding_name}"
+    return f"AZURE_ML_INPUT_{binding.name}"
+
+
+def output_variable(binding: OutputBinding, flavor: Flavor) -> str:
+    """The variable holding an output's path on ``flavor``."""
+    if flavor == "azureml_v1":
+        return f"AZUREML_DATAREFERENCE_{binding.data_name}"
+    return f"AZURE_ML_OUTPUT_{binding.name}"
+
+
+def parameter_variable(name: str, flavor: Flavor) -> str:
+    """The variable holding a pipeline parameter's value on ``flavor``."""
+    if flavor == "azureml_v1":
+        return f"AML_PARAMETER_{name}"
+    return f"AZURE_ML_INPUT_{name}"
+
+
+def substitute_tokens(
+    arguments: tuple[Any, ...],
+    *,
+    inputs: Callable[[str], T],
+    outputs: Callable[[str], T],
+    parameters: Callable[[str], T],
+) -> list[str | T]:
+    """The argument list with every placeholder token replaced by what the target gives.
+
+    Literals stay strings; ``inputs``/``outputs``/``parameters`` are called with
+    the token's name and may return a path, an SDK object or a placeholder text.
+    """
+    from azml.config.arguments import InputArg, LiteralArg, OutputArg
+
+    result: list[str | T] = []
+    for arg in arguments:
+        if isinstance(arg, LiteralArg):
+            result.append(arg.value)
+        elif isinstance(arg, InputArg):
+            result.append(inputs(arg.name))
+        elif isinstance(arg, OutputArg):
+            result.append(outputs(arg.name))
+        else:
+            result.append(parameters(arg.name))
+    return result
