@@ -80,7 +80,7 @@ def run(
     max_parallel: int | None = None,
     fail_fast: bool = False,
     parameters: Mapping[str, Any] | None = None,
-    out: TextIO = sys.stderr,
+    out: TextIO | None = None,
 ) -> Any:
     """Run the pipeline locally; RunFailedError unless every step Completed or was Reused.
 
@@ -88,6 +88,7 @@ def run(
     """
     from azml.targets.local import run_plan
 
+    out = out or sys.stderr
     loaded = _loaded(config_path, env_file, params)
     print_warnings(loaded, out)
     result = run_plan(
@@ -113,7 +114,7 @@ def construct(
     workspace: Any = None,
     ws_config: str | None = None,
     auth: str | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> Any:
     """Prepare the workspace (datastores, cluster) and build the SDK steps, without submitting."""
     from azml.targets.azureml_v1 import prepare
@@ -137,7 +138,7 @@ def submit(
     parameters: Mapping[str, Any] | None = None,
     wait: bool = False,
     prepared: Any = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> Any:
     """Submit the pipeline to AzureML; returns the run handle.
 
@@ -166,12 +167,12 @@ def logs(
     step: str | None = None,
     follow: bool = False,
     env_file: str | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> None:
     """Write a local run's logs (one step's, or all) to ``out``."""
     from azml.targets.local import stream_logs
 
-    stream_logs(load_settings(env_file), run_id, step=step, follow=follow, out=out)
+    stream_logs(load_settings(env_file), run_id, step=step, follow=follow, out=out or sys.stdout)
 
 
 def cancel(

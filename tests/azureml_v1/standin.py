@@ -38,6 +38,13 @@ class Call:
 Route = tuple[str, "re.Pattern[str]", Callable[..., tuple[int, Any]]]
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A response body sent as bytes (a blob), not as JSON."""
+
+    data: bytes
+
+
 class StandIn:
     """The stand-in service; ``with StandIn() as svc:`` starts and stops it."""
 
@@ -52,6 +59,8 @@ class StandIn:
         self.run_counter = 0
         #: when True, canceled runs stay ``Canceling`` forever
         self.cancel_sticks = False
+        #: log files of runs: run id -> {log name: text}, served as the run's logFiles
+        self.logs: dict[str, dict[str, str]] = {}
         self.routes: list[Route] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -122,6 +131,7 @@ class StandIn:
             "experimentId": f"exp-{experiment}", "status": status, "runType": run_type, "name": name,
             "displayName": name, "createdUtc": "2024-01-01T00:00:00Z", "target": "amlcompute",
             "properties": {"azureml.runsource": run_type}, "tags": {},
+            "dataContainerId": f"dcid.{run_id}",
             "cancelUri": f"{self.base_url}{scope}/experiments/{experiment}/runId/{run_id}/cancel",
             "experiment": experiment,
         }
@@ -180,9 +190,13 @@ def _make_handler(service: StandIn) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             call = Call(self.command, parts.path, parse_qs(parts.query), body, dict(self.headers))
             status, payload = service.handle(call)
-            data = b"" if payload is None else json.dumps(payload).encode()
+            if isinstance(payload, Raw):
+                data, kind = payload.data, "application/octet-stream"
+            else:
+                data = b"" if payload is None else json.dumps(payload).encode()
+                kind = "application/json"
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -395,6 +409,12 @@ def install_routes(svc: StandIn) -> StandIn:
                 return 200, _AEVA_STATUS.get(status, status)
         return 200, "NotStarted"
 
+    @svc.route("POST", _WS + r"/PipelineRuns/(?P<rid>[0-9a-f-]{36})/Graph/Shareable/(?P<kind>STDOUT|STDERR|JobLog)")
+    def node_shareable_log(call: Call, rid: str, kind: str, **_: str) -> tuple[int, Any]:
+        # Jobs on AzureML's common runtime write their logs as run artifacts (user_logs/...),
+        # which the stand-in serves; these legacy per-node logs stay empty.
+        return 200, Raw(b"")
+
     @svc.route("DELETE", _WS + r"/PipelineRuns/(?P<rid>[0-9a-f-]{36})/Execution")
     def cancel_pipeline_run(call: Call, rid: str, **_: str) -> tuple[int, Any]:
         if rid not in st["pipeline_runs"]:
@@ -436,6 +456,32 @@ def install_routes(svc: StandIn) -> StandIn:
     @svc.route("GET", _WS + r"/(?:experiments|experimentids)/(?P<exp>[^/]+)/runs/(?P<rid>[^/]+)/metricsingest/wait")
     def metrics_wait(call: Call, exp: str, rid: str, **_: str) -> tuple[int, Any]:
         return 200, {}
+
+    @svc.route("GET", _WS + r"/(?:experiments|experimentids)/(?P<exp>[^/]+)/runs/(?P<rid>[^/]+)/details")
+    def run_details(call: Call, exp: str, rid: str, **_: str) -> tuple[int, Any]:
+        # Run history no longer proxies logs: the SDK backfills them from the artifacts service.
+        run = st["runs"].get(rid)
+        if run is None:
+            return 404, {"error": {"code": "UserError", "message": f"Run {rid} not found"}}
+        svc.observe(run)
+        return 200, {"runId": rid, "status": run["status"], "target": run["target"],
+                     "properties": run["properties"], "logFiles": {}, "warnings": []}
+
+    @svc.route("GET", r"/artifact/v2\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+               r"Microsoft\.MachineLearningServices/workspaces/[^/]+/artifacts/prefix/contentinfo/"
+               r"ExperimentRun/dcid\.(?P<rid>[^/]+)/(?P<prefix>.+)")
+    def artifacts_by_prefix(call: Call, rid: str, prefix: str) -> tuple[int, Any]:
+        files = [{"origin": "ExperimentRun", "container": f"dcid.{rid}", "path": name,
+                  "contentUri": f"{svc.base_url}/artifact-blobs/{rid}/{name}"}
+                 for name in svc.logs.get(rid, {}) if name.startswith(prefix.rstrip("/") + "/")]
+        return 200, {"value": files, "continuationToken": None}
+
+    @svc.route("GET", r"/artifact-blobs/(?P<rid>[^/]+)/(?P<name>.+)")
+    def artifact_blob(call: Call, rid: str, name: str) -> tuple[int, Any]:
+        text = svc.logs.get(rid, {}).get(name)
+        if text is None:
+            return 404, {"error": {"code": "NotFound", "message": f"no artifact {name}"}}
+        return 200, Raw(text.encode("utf-8"))
 
     @svc.route("GET", _WS + r"/(?:experiments|experimentids)/(?P<exp>[^/]+)/runs/(?P<rid>[^/]+)/children")
     def run_children(call: Call, exp: str, rid: str, **_: str) -> tuple[int, Any]:

@@ -224,3 +224,26 @@ def test_demo_config_chain_and_fanin(monkeypatch: pytest.MonkeyPatch, workspace:
     mpi = [s for s in sdk.steps.values() if s.planned.is_mpi]
     assert mpi and all(s.runconfig.mpi.process_count_per_node * s.runconfig.mpi.node_count
                        == s.planned.process_count for s in mpi)
+
+
+def test_depends_on_becomes_run_after(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workspace: Any,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """``depends_on`` orders steps on AzureML too, as ``run_after`` (not only locally)."""
+    import shutil
+
+    from azureml.pipeline.core import Pipeline
+
+    from azml.cli import main
+
+    shutil.copytree(FANIN, tmp_path / "fanin")
+    config = tmp_path / "fanin" / "pipeline_config.json"
+    doc = json.loads(config.read_text())
+    doc["prep_b"]["depends_on"] = ["prep_a"]
+    config.write_text(json.dumps(doc))
+    monkeypatch.chdir(config.parent)
+    assert main(["plan", "pipeline_config.json", "--target", "azure", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"from": "prep_a", "to": "prep_b", "kind": "order", "sdk": "run_after"} in data["edges"]
+    sdk = build(config.parent, monkeypatch)
+    assert sdk.steps["prep_b"].step.run_after_steps == [sdk.steps["prep_a"].step]
+    assert ("prepare a", "prepare b") in graph_edges(Pipeline(workspace, sdk.step_objects()))

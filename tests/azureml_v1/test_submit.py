@@ -118,3 +118,63 @@ def test_cancel_unknown_ids(standin: StandIn, standin_settings: Any, stub_blob_u
     other = run.steps["train"]
     with pytest.raises(RunNotFoundError):
         cancel_run(standin_settings, "0b6d2a5e-0000-4000-8000-000000000000", step_id=other, workspace=workspace)
+
+
+def _finish(standin: StandIn, run: Any, failing: str | None) -> None:
+    """Let the service finish the run: every step Completed, or ``failing`` Failed with a log."""
+    records = standin.state["runs"]
+    for name, step_run_id in run.steps.items():
+        record = records[step_run_id]
+        if name == failing:
+            record["status"] = "Failed"
+            standin.logs[step_run_id] = {"user_logs/std_log.txt":
+                                         "loading data\nTraceback (most recent call last):\n"
+                                         "ValueError: labels and patches differ in shape\n"}
+        else:
+            record["status"] = "Completed"
+    records[run.run_id]["status"] = "Failed" if failing else "Completed"
+
+
+@pytest.mark.parametrize("failing", [None, "train"])
+def test_submit_wait_exit_code_follows_the_run(standin: StandIn, standin_settings: Any,
+                                               stub_blob_upload: list[str], monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str], failing: str | None) -> None:
+    """``azml submit --wait``: 0 when the pipeline completes; 1 naming the failed step and its log."""
+    from azml.cli import main
+    from azml.targets.azureml_v1 import runs
+
+    monkeypatch.chdir(FANIN)
+    for key, value in {"BLOB_ACCOUNT_NAME": "acct", "BLOB_CONTAINER_NAME": "data",
+                       "BLOB_ACCOUNT_KEY": SECRET}.items():
+        monkeypatch.setenv(key, value)
+    real_wait = runs.AzureRun.wait
+
+    def wait(self: Any, timeout: float | None = None) -> str:
+        self.refresh_steps()
+        _finish(standin, self, failing)
+        self._poll = 0.01
+        return real_wait(self, timeout)
+
+    monkeypatch.setattr(runs.AzureRun, "wait", wait)
+    ws = str(standin_settings.base_dir / ".azureml" / "config.json")
+    code = main(["submit", "pipeline_config.json", "--experiment", "exp-1", "--wait", "--ws-config", ws])
+    err = capsys.readouterr().err
+    if failing is None:
+        assert code == 0, err
+    else:
+        assert code == 1
+        assert "ended Failed (failed: train)" in err
+        assert "step train (step run" in err and "ValueError: labels and patches differ in shape" in err
+        assert SECRET not in err
+
+
+def test_bad_experiment_name_refused_before_anything_is_registered(
+        standin: StandIn, standin_settings: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from azml.cli import main
+
+    monkeypatch.chdir(FANIN)
+    ws = str(standin_settings.base_dir / ".azureml" / "config.json")
+    assert main(["submit", "pipeline_config.json", "--experiment", "my experiment!", "--ws-config", ws]) == 2
+    assert "experiment name 'my experiment!' is not valid" in capsys.readouterr().err
+    assert not standin.calls  # not even a workspace lookup

@@ -74,7 +74,7 @@ class BasePipeline(ABC):
 
     @abstractmethod
     def _submit(self, experiment_name: str, tags: Mapping[str, str] | None,
-                parameters: Mapping[str, Any] | None, wait: bool, out: TextIO) -> Any:
+                parameters: Mapping[str, Any] | None, wait: bool, out: TextIO | None) -> Any:
         """Submit to AzureML; returns the run handle."""
 
     def run_pipeline(
@@ -84,7 +84,7 @@ class BasePipeline(ABC):
         parameters: Mapping[str, Any] | None = None,
         wait: bool = False,
         local: bool = False,
-        out: TextIO = sys.stdout,
+        out: TextIO | None = None,
         **local_options: Any,
     ) -> Any:
         """Run locally (``local=True``) or submit to AzureML; returns the run handle.

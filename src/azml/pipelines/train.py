@@ -21,12 +21,12 @@ class TrainPipeline(BasePipeline):
     sdk: Any = None
     steps: list[Any]
 
-    def construct_pipeline(self, out: TextIO = sys.stdout) -> None:
+    def construct_pipeline(self, out: TextIO | None = None) -> None:
         """Build the SDK steps against the live workspace (registers datastores if needed)."""
         self.sdk = api.construct(self._loaded, workspace=self.workspace, out=out)
         self.steps = self.sdk.step_objects()
 
     def _submit(self, experiment_name: str, tags: Mapping[str, str] | None,
-                parameters: Mapping[str, Any] | None, wait: bool, out: TextIO) -> Any:
+                parameters: Mapping[str, Any] | None, wait: bool, out: TextIO | None) -> Any:
         return api.submit(self._loaded, experiment=experiment_name, workspace=self.workspace,
                           tags=tags, parameters=parameters, wait=wait, prepared=self.sdk, out=out)

@@ -33,10 +33,10 @@ class AzureRun:
         portal_url: the run's page in Azure Machine Learning studio.
     """
 
-    def __init__(self, pipeline_run: Any, out: TextIO = sys.stdout, poll: float = POLL_SECONDS,
+    def __init__(self, pipeline_run: Any, out: TextIO | None = None, poll: float = POLL_SECONDS,
                  step_names: tuple[str, ...] = ()) -> None:
         self._run = pipeline_run
-        self._out = out
+        self._out = out or sys.stdout
         self._poll = poll
         self._step_names = step_names
         self.run_id: str = pipeline_run.id

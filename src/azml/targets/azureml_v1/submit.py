@@ -29,10 +29,11 @@ from azml.targets.experiment import check_experiment_name
 SUCCESS = ("Completed", "Finished")
 
 
-def prepare(plan: Plan, settings: Settings, workspace: Any, out: TextIO = sys.stdout) -> SdkPipeline:
+def prepare(plan: Plan, settings: Settings, workspace: Any, out: TextIO | None = None) -> SdkPipeline:
     """Workspace resources (datastores, a named cluster) and the SDK steps of ``plan``."""
     from azml.targets.azureml_v1.resources import ensure_cluster, ensure_datastores
 
+    out = out or sys.stdout
     datastores = ensure_datastores(workspace, datastore_names(plan), settings, out)
     for spec, nodes in _clusters(plan).values():
         ensure_cluster(workspace, spec, nodes, out)
@@ -54,10 +55,11 @@ def submit_plan(
     parameters: Mapping[str, Any] | None = None,
     wait: bool = False,
     prepared: SdkPipeline | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> AzureRun:
     """Submit ``plan`` to ``experiment``; with ``wait``, RunFailedError unless it succeeds."""
     check_experiment_name(experiment)
+    out = out or sys.stdout
     if workspace is None:
         from azml.targets.azureml_v1.workspace import connect
 

@@ -48,7 +48,7 @@ def run_plan(
     reuse: bool = True,
     max_parallel: int | None = None,
     fail_fast: bool = False,
-    out: TextIO = sys.stderr,
+    out: TextIO | None = None,
 ) -> LocalRun:
     """Run ``plan`` on this machine and return the finished run.
 
@@ -57,6 +57,7 @@ def run_plan(
         SnapshotError: a source directory cannot be snapshotted (nothing has run).
         InterruptedRunError: Ctrl-C (or SIGTERM); the run was canceled.
     """
+    out = out or sys.stderr
     store = Store(settings.azml_home)
     try:
         store.reap_orphans()
