@@ -31,23 +31,60 @@ class Document:
         #: Top-level keys that look like a misspelled reserved key rather than a step.
         self.misspelled = {
             k for k, v in raw.items()
-            if k not in RESERVED_KEYS and suggest(k, RESERVED_KEYS) and not (isinstance(v, dict) and "type" in v)
+            if k not in RESERVED_KEYS and not (isinstance(v, dict) and "type" in v)
+            and suggest(k, RESERVED_KEYS)
         }
         self.step_ids = [
             k for k, v in raw.items()
             if k not in RESERVED_KEYS and k not in self.misspelled and isinstance(v, dict)
         ]
+        #: Position of each step id (every lookup below is O(1): cost stays linear in steps).
+        self.index = {sid: i for i, sid in enumerate(self.step_ids)}
+        self._merged = {sid: {**self.defaults, **raw[sid]} for sid in self.step_ids}
+        self._resolved: dict[str, Path] = {}
+        self._kinds: dict[str, str] = {}
+        self._scripts: dict[tuple[str, str], tuple[Path, str]] = {}
+        self._first_datastore = next(
+            (name for name in (self._merged[s].get("input_dataset_name") for s in self.step_ids)
+             if isinstance(name, str)), "")
 
     def step(self, sid: str) -> dict[str, Any]:
-        """Fields of step ``sid`` with defaults applied."""
-        return {**self.defaults, **self.raw[sid]}
+        """Fields of step ``sid`` with defaults applied (shared: do not modify)."""
+        return self._merged[sid]
 
     def own(self, sid: str) -> dict[str, Any]:
         return self.raw[sid]
 
     def resolve(self, value: str) -> Path:
-        path = Path(value).expanduser()
-        return (path if path.is_absolute() else self.base / path).resolve()
+        """``value`` resolved against the base directory (remembered: steps share folders)."""
+        found = self._resolved.get(value)
+        if found is None:
+            path = Path(value).expanduser()
+            found = (path if path.is_absolute() else self.base / path).resolve()
+            self._resolved[value] = found
+        return found
+
+    def script_problem(self, src: str, script: str) -> tuple[Path, str]:
+        """The script's resolved path and what is wrong with it ('' when it is fine)."""
+        key = (src, script)
+        if key not in self._scripts:
+            folder = self.resolve(src)
+            path = (folder / script).resolve()
+            if not path.is_relative_to(folder):
+                problem = "outside"
+            elif not path.is_file():
+                problem = "missing"
+            else:
+                problem = ""
+            self._scripts[key] = (path, problem)
+        return self._scripts[key]
+
+    def kind(self, value: str) -> str:
+        """``dir``, ``file`` or ``missing`` for a path the config names (remembered)."""
+        if value not in self._kinds:
+            path = self.resolve(value)
+            self._kinds[value] = "dir" if path.is_dir() else "file" if path.is_file() else "missing"
+        return self._kinds[value]
 
     def is_original_form(self, sid: str) -> bool:
         fields = self.step(sid)
@@ -56,13 +93,7 @@ class Document:
     def datastore_for(self, sid: str) -> str:
         """The step's blob datastore: its own ``input_dataset_name``, else the first step's."""
         name = self.step(sid).get("input_dataset_name")
-        if isinstance(name, str):
-            return name
-        for other in self.step_ids:
-            name = self.step(other).get("input_dataset_name")
-            if isinstance(name, str):
-                return name
-        return ""
+        return name if isinstance(name, str) else self._first_datastore
 
     def declared_outputs(self, sid: str) -> list[str]:
         fields = self.step(sid)
@@ -83,7 +114,7 @@ class Document:
         fields = self.step(sid)
         if "input_datareference_path" in fields or "input_datareference_name" in fields:
             return "datastore"
-        index = self.step_ids.index(sid)
+        index = self.index[sid]
         if self.is_original_form(sid) and index > 0:
             return self.step_ids[index - 1]
         return None
@@ -149,17 +180,17 @@ def _files(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigPr
     src, script, req = fields.get("source_directory"), fields.get("script"), fields.get("requirements")
     src_ok = False
     if isinstance(src, str) and src:
-        folder = doc.resolve(src)
-        src_ok = folder.is_dir()
+        src_ok = doc.kind(src) == "dir"
         if not src_ok:
-            yield _problem(doc, f"{sid}.source_directory", f"expected an existing directory, {folder} does not exist")
+            yield _problem(doc, f"{sid}.source_directory",
+                           f"expected an existing directory, {doc.resolve(src)} does not exist")
     if src_ok and isinstance(script, str) and script:
-        path = (doc.resolve(src) / script).resolve()
-        if not path.is_relative_to(doc.resolve(src)):
+        path, problem = doc.script_problem(str(src), script)
+        if problem == "outside":
             yield _problem(doc, f"{sid}.script", f"expected a script inside source_directory, {path} is outside it")
-        elif not path.is_file():
+        elif problem == "missing":
             yield _problem(doc, f"{sid}.script", f"expected an existing file, {path} does not exist")
-    if isinstance(req, str) and req and not doc.resolve(req).is_file():
+    if isinstance(req, str) and req and doc.kind(req) != "file":
         yield _problem(doc, f"{sid}.requirements", f"expected an existing file, {doc.resolve(req)} does not exist")
 
 
@@ -201,7 +232,7 @@ def _inputs(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigP
         path = f"{sid}.inputs.{name}"
         if up == sid:
             yield _problem(doc, path, f"a step cannot read its own output ('{spec}')")
-        elif up not in doc.step_ids:
+        elif up not in doc.index:
             yield _problem(doc, path, f"expected an existing step id before '.', no step '{up}'{suggest(up, doc.step_ids)}")
         elif out not in doc.declared_outputs(up):
             outs = ", ".join(doc.declared_outputs(up)) or "none"
@@ -222,7 +253,7 @@ def _depends_on(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[Con
             continue
         if dep == sid:
             yield _problem(doc, f"{sid}.depends_on[{i}]", "a step cannot depend on itself")
-        elif dep not in doc.step_ids:
+        elif dep not in doc.index:
             yield _problem(doc, f"{sid}.depends_on[{i}]", f"expected an existing step id, no step '{dep}'{suggest(dep, doc.step_ids)}")
 
 

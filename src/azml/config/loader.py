@@ -87,11 +87,11 @@ def read_json(file: Path) -> dict[str, Any]:
 
 
 def _problem_order(raw: dict[str, Any]) -> Any:
-    keys = list(raw)
+    ranks = {k: i for i, k in enumerate(raw)}
 
     def key(problem: ConfigProblem) -> tuple[int, str, str, str]:
         head = problem.path.split(".", 1)[0].split("[", 1)[0]
-        rank = keys.index(head) if head in keys else len(keys)
+        rank = ranks.get(head, len(ranks))
         return (rank, problem.path, problem.file, problem.message)
 
     return key

@@ -10,7 +10,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from azml.errors import ConfigProblem
 
@@ -34,7 +34,14 @@ def step_keys() -> tuple[str, ...]:
 
 
 def schema_problems(document: Any, file: str) -> list[ConfigProblem]:
-    """Every schema violation in ``document`` as a problem with a JSON path."""
+    """Every schema violation in ``document`` as a problem with a JSON path.
+
+    A compiled validator (fastjsonschema: the schema turned into Python code,
+    about ten times faster) answers "valid?" first; only an invalid document
+    goes through jsonschema, which reports every violation with its path.
+    """
+    if fast_validator()(document):
+        return []
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(load_schema())
@@ -42,6 +49,31 @@ def schema_problems(document: Any, file: str) -> list[ConfigProblem]:
     for error in validator.iter_errors(document):
         problems.extend(_describe(error, file))
     return problems
+
+
+@lru_cache(maxsize=1)
+def fast_validator() -> Callable[[Any], bool]:
+    """``document -> is it valid``, compiled from the shipped schema.
+
+    fastjsonschema knows drafts up to 7; the schema uses nothing draft 2020-12
+    adds (``$defs`` is reached through plain ``$ref`` pointers), so it is
+    compiled as draft 7. tests/config/test_schema.py holds both validators to the
+    same answer on generated documents.
+    """
+    import fastjsonschema
+
+    schema = dict(load_schema())
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    check = fastjsonschema.compile(schema)
+
+    def valid(document: Any) -> bool:
+        try:
+            check(document)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
+    return valid
 
 
 def cached_schema_problems(document: Any, file: str) -> list[ConfigProblem]:

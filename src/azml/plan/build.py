@@ -54,8 +54,9 @@ def build_plan(
         values[name] = value
     defaults = compute_defaults or ComputeSpec()
     python = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
-    data_up = {sid: _data_upstream(step, config) for sid, step in config.steps.items()}
-    after = _run_after(config)
+    rank = {sid: i for i, sid in enumerate(config.steps)}
+    data_up = {sid: _data_upstream(step, rank) for sid, step in config.steps.items()}
+    after = _run_after(config, rank)
     graph = {sid: (*data_up[sid], *after[sid]) for sid in config.steps}
     order = topological_order(graph, file=file, file_order=list(config.steps))
     problems: list[ConfigProblem] = []
@@ -82,12 +83,12 @@ def build_plan(
     return Plan(config_path=config.path, steps=steps, parameters=values, warnings=tuple(warnings))
 
 
-def _data_upstream(step: StepConfig, config: PipelineConfig) -> tuple[str, ...]:
+def _data_upstream(step: StepConfig, rank: Mapping[str, int]) -> tuple[str, ...]:
     ids = {inp.step_id for inp in step.inputs.values() if isinstance(inp, StepOutputInput)}
-    return _in_file_order(ids, config)
+    return _in_file_order(ids, rank)
 
 
-def _run_after(config: PipelineConfig) -> dict[str, tuple[str, ...]]:
+def _run_after(config: PipelineConfig, rank: Mapping[str, int]) -> dict[str, tuple[str, ...]]:
     """Order-only edges: ``depends_on``, or file order for an original-form config."""
     ids = list(config.steps)
     result: dict[str, tuple[str, ...]] = {}
@@ -95,12 +96,11 @@ def _run_after(config: PipelineConfig) -> dict[str, tuple[str, ...]]:
         if config.original_form:
             result[sid] = (ids[index - 1],) if index else ()
         else:
-            result[sid] = _in_file_order(set(config.steps[sid].depends_on), config)
+            result[sid] = _in_file_order(set(config.steps[sid].depends_on), rank)
     return result
 
 
-def _in_file_order(ids: set[str], config: PipelineConfig) -> tuple[str, ...]:
-    rank = {sid: i for i, sid in enumerate(config.steps)}
+def _in_file_order(ids: set[str], rank: Mapping[str, int]) -> tuple[str, ...]:
     return tuple(sorted(ids, key=lambda s: rank.get(s, len(rank))))
 
 
