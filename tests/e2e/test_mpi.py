@@ -129,3 +129,19 @@ def test_logs_of_a_running_mpi_step(proj: Project) -> None:
             orchestrator.kill()
     lines = text.getvalue().splitlines()
     assert sorted(lines) == ["[rank 0] hello from 0 and bye", "[rank 1] hello from 1 and bye"]
+
+
+def test_too_many_local_ranks_refused_before_anything_runs(proj: Project, monkeypatch) -> None:
+    import os
+
+    from azml.errors import LaunchError
+
+    proj.copy("mpi")
+    config = json.loads((proj.root / "pipeline_config.json").read_text())
+    config["ranks"]["processes_per_node"] = 3
+    config["ranks"]["node_count"] = 8 * (os.cpu_count() or 1)
+    del config["nodes"]
+    (proj.root / "pipeline_config.json").write_text(json.dumps(config))
+    with pytest.raises(LaunchError, match="AZML_MAX_LOCAL_RANKS"):
+        proj.run()
+    assert proj.status() == []  # nothing was recorded, nothing started

@@ -69,6 +69,8 @@ def parse_argument(text: str) -> Arg:
     if match:
         kind, name = match.groups()
         return {"inputs": InputArg, "outputs": OutputArg, "parameters": ParameterArg}[kind](name)
+    if "${{" in text and not ANY_PLACEHOLDER.search(text):
+        raise ValueError(f"unclosed placeholder: '${{{{' without a matching '}}}}' in {text!r}")
     if ANY_PLACEHOLDER.search(text):
         raise ValueError(
             "a placeholder must be a whole argument of the form ${{inputs.NAME}}, "

@@ -21,6 +21,7 @@ from azml.config.model import (
     StepConfig,
     StepOutputInput,
 )
+from azml.config.limits import MAX_DEPTH, decode, read_limited, value_problems
 from azml.config.schema import RESERVED_KEYS, cached_schema_problems
 from azml.errors import ConfigError, ConfigProblem
 
@@ -51,15 +52,9 @@ def load_config(path: str | os.PathLike[str], *, base_dir: str | os.PathLike[str
 
 
 def read_json(file: Path) -> dict[str, Any]:
-    """The JSON object in ``file``; ConfigError for a missing file, bad JSON or duplicate keys."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError.single(file, "", "file not found") from None
-    except IsADirectoryError:
-        raise ConfigError.single(file, "", "expected a JSON file, found a directory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError.single(file, "", f"cannot read the file ({exc.__class__.__name__}: {exc})") from None
+    """The JSON object in ``file``; ConfigError for a missing file, bad JSON, duplicate keys or
+    anything beyond the limits of :mod:`azml.config.limits`."""
+    text = decode(read_limited(file), file)
     duplicates: list[str] = []
 
     def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -76,6 +71,10 @@ def read_json(file: Path) -> dict[str, Any]:
         raise ConfigError.single(
             file, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise ConfigError.single(file, "", f"nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError.single(file, "", f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError.single(file, "", "expected a JSON object whose keys are step ids")
     if duplicates:
@@ -83,6 +82,9 @@ def read_json(file: Path) -> dict[str, Any]:
             ConfigProblem(str(file), key, "key appears more than once; each key must be unique")
             for key in dict.fromkeys(duplicates)
         )
+    problems = value_problems(data, str(file))
+    if problems:
+        raise ConfigError(problems)
     return data
 
 

@@ -197,6 +197,9 @@ def _describe(error: Any, file: str) -> list[ConfigProblem]:
         return [ConfigProblem(file, where, f"expected one of {options}, got {describe_value(value)}{hint}")]
     if kind == "minimum":
         return [ConfigProblem(file, where, f"expected an integer >= {error.validator_value}, got {describe_value(value)}")]
+    if kind == "maximum":
+        return [ConfigProblem(file, where, f"expected an integer <= {error.validator_value} (AzureML's "
+                              f"limit), got {describe_value(value)}")]
     if kind == "minLength":
         return [ConfigProblem(file, where, "expected a non-empty string")]
     if kind == "pattern":
@@ -216,8 +219,8 @@ def _property_name_message(error: Any) -> str:
     name = cause.instance if cause is not None else "?"
     if not error.absolute_path:
         hint = suggest(str(name), RESERVED_KEYS)
-        return (f"'{name}' is not a valid step id (letters, digits, '_' and '-', "
-                f"starting with a letter or '_'){hint}")
+        return (f"'{str(name)[:60]}' is not a valid step id (1 to 128 letters, digits, '_' and "
+                f"'-', starting with a letter or '_'){hint}")
     return f"'{name}' is not a valid name (letters, digits and '_', starting with a letter or '_')"
 
 

@@ -38,6 +38,16 @@ from azml.plan import Flavor, Plan
 from azml.settings import Settings
 
 REQUEST_POLL_SECONDS = 0.2
+MAX_RANKS_VARIABLE = "AZML_MAX_LOCAL_RANKS"
+RANKS_PER_CORE = 8
+
+
+def local_rank_limit(settings: Settings) -> int:
+    """Ranks one local MPI step may start: ``AZML_MAX_LOCAL_RANKS``, else 8 per core."""
+    raw = settings.get(MAX_RANKS_VARIABLE)
+    if raw and raw.strip().isdigit():
+        return int(raw)
+    return RANKS_PER_CORE * (os.cpu_count() or 1)
 
 
 def run_plan(
@@ -98,6 +108,7 @@ class LocalRunner:
 
     def preflight(self) -> None:
         """Check inputs and snapshots and hash contents; raise before anything runs."""
+        self._check_rank_budget()
         root = self.settings.datastore_root
         missing = workspace.missing_inputs(self.plan, root)
         if missing:
@@ -117,6 +128,16 @@ class LocalRunner:
                     if folder not in by_folder:
                         by_folder[folder] = self.hasher.manifest(folder, list(list_files(folder)))
                     self.inputs[(sid, name)] = by_folder[folder]
+
+    def _check_rank_budget(self) -> None:
+        """Refuse an MPI step with more ranks than this machine can sensibly start."""
+        limit = local_rank_limit(self.settings)
+        for sid, step in self.plan.steps.items():
+            if step.process_count > limit:
+                raise LaunchError(
+                    sid, f"{step.process_count} ranks is more than {limit}, the most this machine "
+                    f"runs locally ({RANKS_PER_CORE} per core)",
+                    f"Set {MAX_RANKS_VARIABLE} to allow more, or lower node_count/processes_per_node")
 
     # -- the run -------------------------------------------------------------------
 
