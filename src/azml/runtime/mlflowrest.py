@@ -105,14 +105,16 @@ class Client:
                   tags: Mapping[str, str] | None = None,
                   params: Mapping[str, str] | None = None) -> None:
         """Metrics (``key``/``value``/``timestamp``/``step``), tags and params of one run."""
-        metrics = metrics or []
-        for start in range(0, max(len(metrics), 1), MAX_BATCH_METRICS):
-            body: dict[str, Any] = {"run_id": run_id,
-                                    "metrics": metrics[start:start + MAX_BATCH_METRICS]}
-            if start == 0:
-                body["tags"] = [{"key": k, "value": v} for k, v in (tags or {}).items()]
-                body["params"] = [{"key": k, "value": v} for k, v in (params or {}).items()]
-            self.call("POST", "runs/log-batch", body)
+        metrics = list(metrics or [])
+        first = {"run_id": run_id,
+                 "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
+                 "params": [{"key": k, "value": v} for k, v in (params or {}).items()]}
+        room = max(MAX_BATCH_METRICS - len(first["tags"]) - len(first["params"]), 0)
+        first["metrics"], rest = metrics[:room], metrics[room:]
+        self.call("POST", "runs/log-batch", first)
+        for start in range(0, len(rest), MAX_BATCH_METRICS):
+            self.call("POST", "runs/log-batch",
+                      {"run_id": run_id, "metrics": rest[start:start + MAX_BATCH_METRICS]})
 
     def set_tag(self, run_id: str, key: str, value: str) -> None:
         self.call("POST", "runs/set-tag", {"run_id": run_id, "key": key, "value": value})

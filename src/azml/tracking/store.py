@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from azml.errors import ModelPathError, TrackingUnavailable
 from azml.runtime import mlflowrest
@@ -42,6 +43,7 @@ class PipelineHandle:
     experiment_id: str = ""
     mlflow_run_id: str = ""
     steps: dict[str, str] = field(default_factory=dict)  # step run id -> MLflow run id
+    pending: dict[str, "Future[Any]"] = field(default_factory=dict)  # child runs being created
 
 
 class Tracking:
@@ -51,6 +53,8 @@ class Tracking:
         self.layout = server.Layout.of(home)
         self.problem = ""
         self.client: mlflowrest.Client | None = None
+        #: one worker: child runs are created ahead of their steps, ends are sent behind
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="azml-tracking")
         try:
             info = server.ensure_server(home)
             self.client = mlflowrest.Client(info.uri, timeout=timeout)
@@ -71,8 +75,13 @@ class Tracking:
     # -- the runner's calls ----------------------------------------------------------
 
     def start_pipeline_run(self, experiment: str, local_run_id: str,
-                           tags: Mapping[str, str] | None = None) -> PipelineHandle:
-        """Create the parent run; a handle (empty on failure, see :attr:`problem`)."""
+                           tags: Mapping[str, str] | None = None,
+                           steps: Sequence[tuple[str, str, str]] = ()) -> PipelineHandle:
+        """Create the parent run; a handle (empty on failure, see :attr:`problem`).
+
+        ``steps`` (step id, step run id, name) lets the child runs be created in the
+        background while the run prepares, so :meth:`start_step_run` rarely waits.
+        """
         handle = PipelineHandle(local_run_id, experiment)
         if self.client is None:
             return handle
@@ -83,7 +92,41 @@ class Tracking:
             handle.mlflow_run_id = str(run["info"]["run_id"])
         except (mlflowrest.RestError, mlflowrest.TransportError) as exc:
             self._fail(exc)
+            return handle
+        for step_id, step_run_id, name in steps:
+            handle.pending[step_run_id] = self._worker.submit(
+                self._create_child, handle, step_id, step_run_id, name)
         return handle
+
+    def _create_child(self, handle: PipelineHandle, step_id: str, step_run_id: str,
+                      name: str, inputs: Mapping[str, str] | None = None) -> str:
+        client = self.client
+        if client is None:
+            return ""
+        tags = {AZML_RUN_TAG: handle.local_run_id, STEP_RUN_TAG: step_run_id,
+                STEP_ID_TAG: step_id, PARENT_TAG: handle.mlflow_run_id,
+                INPUTS_TAG: json.dumps(dict(inputs or {}))}
+        try:
+            run = client.create_run(handle.experiment_id, name, tags)
+        except (mlflowrest.RestError, mlflowrest.TransportError) as exc:
+            self._fail(exc)
+            return ""
+        handle.steps[step_run_id] = str(run["info"]["run_id"])
+        return handle.steps[step_run_id]
+
+    def _later(self, call: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                call()
+            except (mlflowrest.RestError, mlflowrest.TransportError) as exc:
+                self._fail(exc)
+
+        self._worker.submit(guarded)
+
+    def close(self) -> str:
+        """Wait for queued writes; the problem sentence ('' when all was recorded)."""
+        self._worker.shutdown(wait=True)
+        return self.problem
 
     def start_step_run(self, handle: PipelineHandle, step_id: str, step_run_id: str, name: str,
                        inputs: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -96,16 +139,17 @@ class Tracking:
         """
         if self.client is None or not handle.mlflow_run_id:
             return {}
-        tags = {AZML_RUN_TAG: handle.local_run_id, STEP_RUN_TAG: step_run_id,
-                STEP_ID_TAG: step_id, PARENT_TAG: handle.mlflow_run_id,
-                INPUTS_TAG: json.dumps(dict(inputs or {}))}
-        try:
-            run = self.client.create_run(handle.experiment_id, name, tags)
-        except (mlflowrest.RestError, mlflowrest.TransportError) as exc:
-            self._fail(exc)
+        pending = handle.pending.pop(step_run_id, None)
+        child = pending.result() if pending is not None else ""
+        if not child:
+            child = self._create_child(handle, step_id, step_run_id, name, inputs)
+        elif inputs and self.client is not None:
+            try:
+                self.client.set_tag(child, INPUTS_TAG, json.dumps(dict(inputs)))
+            except (mlflowrest.RestError, mlflowrest.TransportError) as exc:
+                self._fail(exc)
+        if not child or self.client is None:
             return {}
-        child = str(run["info"]["run_id"])
-        handle.steps[step_run_id] = child
         return {"MLFLOW_TRACKING_URI": self.uri, "MLFLOW_RUN_ID": child,
                 "MLFLOW_EXPERIMENT_NAME": handle.experiment,
                 "MLFLOW_EXPERIMENT_ID": handle.experiment_id}
@@ -113,12 +157,10 @@ class Tracking:
     def end_step_run(self, handle: PipelineHandle, step_run_id: str, status: str) -> None:
         """Close the step's child run with its final azml status (Completed, Failed...)."""
         child = handle.steps.get(step_run_id)
-        if self.client is None or not child:
+        client = self.client
+        if client is None or not child:
             return
-        try:
-            self.client.update_run(child, STATUS.get(status, "FAILED"))
-        except (mlflowrest.RestError, mlflowrest.TransportError) as exc:
-            self._fail(exc)
+        self._later(lambda: client.update_run(child, STATUS.get(status, "FAILED")))
 
     def record_reused_step(self, handle: PipelineHandle, step_id: str, step_run_id: str,
                            name: str, reused_from: str) -> None:
@@ -140,12 +182,10 @@ class Tracking:
             self._fail(exc)
 
     def end_pipeline_run(self, handle: PipelineHandle, status: str) -> None:
-        if self.client is None or not handle.mlflow_run_id:
+        client = self.client
+        if client is None or not handle.mlflow_run_id:
             return
-        try:
-            self.client.update_run(handle.mlflow_run_id, STATUS.get(status, "FAILED"))
-        except (mlflowrest.RestError, mlflowrest.TransportError) as exc:
-            self._fail(exc)
+        self._later(lambda: client.update_run(handle.mlflow_run_id, STATUS.get(status, "FAILED")))
 
     # -- model registration -------------------------------------------------------------
 
