@@ -15,7 +15,6 @@ import json
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 from azml.runtime import localrun, mlflowrest
 from azml.tracking import server

@@ -8,7 +8,8 @@ import argparse
 import json
 import sys
 import traceback
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from azml.errors import AzmlError, UsageError, exit_code_for
 

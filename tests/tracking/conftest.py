@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sysconfig
 import venv
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -26,7 +26,8 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import mlflowrest
 
@@ -155,7 +156,7 @@ class LocalRun:
     display_name = name
 
     @property
-    def parent(self) -> "LocalRun | None":
+    def parent(self) -> LocalRun | None:
         """The pipeline run, as on AzureML (``None`` for the pipeline run itself)."""
         if self._parent is None:
             tags = self._tags()

@@ -15,7 +15,8 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def register(workspace: Any, model_path: str, model_name: str, *,

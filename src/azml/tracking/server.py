@@ -27,9 +27,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from azml.errors import TrackingUnavailable
 from azml.settings import is_secret
@@ -46,7 +46,7 @@ class Layout:
     root: Path
 
     @classmethod
-    def of(cls, home: str | os.PathLike[str]) -> "Layout":
+    def of(cls, home: str | os.PathLike[str]) -> Layout:
         return cls(Path(home).resolve() / "tracking")
 
     @property

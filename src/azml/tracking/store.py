@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from azml.errors import ModelPathError, TrackingUnavailable
 from azml.runtime import mlflowrest
@@ -43,7 +44,7 @@ class PipelineHandle:
     experiment_id: str = ""
     mlflow_run_id: str = ""
     steps: dict[str, str] = field(default_factory=dict)  # step run id -> MLflow run id
-    pending: dict[str, "Future[Any]"] = field(default_factory=dict)  # child runs being created
+    pending: dict[str, Future[Any]] = field(default_factory=dict)  # child runs being created
 
 
 class Tracking:

@@ -14,12 +14,13 @@ Functions here take plain values; the builder wires them (see the report).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
+from azml.errors import AzureServiceError, RunNotFoundError
 from azml.runtime import path_of
 from azml.settings import Settings
 from azml.targets.azureml_v1._sdk import error_text, quiet_stdout, require_sdk
-from azml.errors import AzureServiceError, RunNotFoundError
 
 REGISTER_SCRIPT = "register_model.py"
 
