@@ -1,4 +1,5 @@
-"""Print where the demo's metrics and picture are, from ``azml status --json`` on stdin."""
+"""Print where the demo's metrics and picture are, from ``azml status --json`` on stdin,
+then the run's metrics table (from the local tracking store) and a loss-curve plot."""
 
 from __future__ import annotations
 
@@ -19,7 +20,22 @@ def main() -> int:
     print(f"metrics: {evaluation / 'metrics.json'}")
     for png in sorted(evaluation.glob("*.png")):
         print(f"picture: {png}")
+    print_tracked_metrics(run["run_id"], evaluation.parent.parent / "loss_curve.png")
     return 0
+
+
+def print_tracked_metrics(run_id: str, plot: Path) -> None:
+    """The metrics table of the run and the path of its loss-curve plot (azml metrics)."""
+    from azml import api
+    from azml.errors import AzmlError
+
+    try:
+        result = api.metrics([run_id], plot=str(plot))
+    except AzmlError as exc:
+        print(f"tracked metrics: not available ({exc})")
+        return
+    print(f"\n{result['text']}")
+    print(f"loss curve: {result['plot']}")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from azml.errors import RunFailedError, RunNotFoundError, SettingsError
 from azml.loading import Loaded, load
 from azml.settings import load_settings
 
-__all__ = ["Loaded", "cancel", "construct", "load", "logs", "plan", "run", "status", "submit",
-           "validate"]
+__all__ = ["Loaded", "cancel", "construct", "load", "logs", "metrics", "models", "plan", "run",
+           "status", "submit", "ui", "validate"]
 
 #: A config path, or a config already loaded (what the Python façade holds).
 ConfigRef = Union[str, "os.PathLike[str]", Loaded]
@@ -158,7 +158,25 @@ def status(run_id: str | None = None, *, env_file: str | None = None) -> Any:
     """Local runs (newest first) or one run, as JSON-ready dicts."""
     from azml.targets.local import run_status
 
-    return run_status(load_settings(env_file), run_id)
+    settings = load_settings(env_file)
+    result = run_status(settings, run_id)
+    if isinstance(result, dict):
+        _add_step_metrics(settings, result)
+    return result
+
+
+def _add_step_metrics(settings: Any, run: dict[str, Any]) -> None:
+    """Each step's latest metrics from the local tracking store (read-only, no server)."""
+    from azml.errors import TrackingUnavailable
+    from azml.tracking.query import step_metrics
+
+    try:
+        found = step_metrics(settings.azml_home, run["run_id"])
+    except TrackingUnavailable as exc:
+        run["metrics_note"] = str(exc)
+        return
+    for step in run.get("steps", []):
+        step["metrics"] = found.get(step["id"], {})
 
 
 def logs(
@@ -199,3 +217,72 @@ def cancel(
         raise SettingsError(
             exc.what, f"no local run has id '{run_id}', and AzureML cannot be asked: {exc.problem}", exc.advice
         ) from None
+
+
+def metrics(
+    run_ids: Sequence[str],
+    *,
+    step: str | None = None,
+    plot: str | None = None,
+    compare: bool = False,
+    env_file: str | None = None,
+    ws_config: str | None = None,
+) -> dict[str, Any]:
+    """Metrics of runs: local ids from the local store, others from AzureML through the SDK.
+
+    Returns ``{"runs": {run id: {step: {metric: [(index, value), ...]}}}, "text": table,
+    "plot": path or None}``; with ``compare`` the table has one row per run (final values).
+    """
+    from azml.tracking import views
+
+    settings = load_settings(env_file)
+    runs = {run_id: _histories(settings, run_id, step, ws_config) for run_id in run_ids}
+    if compare:
+        text = views.compare_table(runs)
+    else:
+        text = "\n\n".join(views.metrics_table(h, f"run {r}") for r, h in runs.items())
+    written = None
+    if plot:
+        first, histories = next(iter(runs.items()))
+        written = str(views.plot(histories, plot, title=f"run {first}"))
+    return {"runs": runs, "text": text, "plot": written}
+
+
+def _histories(settings: Any, run_id: str, step: str | None, ws_config: str | None) -> Any:
+    from azml.tracking.query import local_histories
+
+    found = local_histories(settings.azml_home, run_id, step)
+    if found is not None:
+        return found
+    from azml.targets.azureml_v1.models import run_metrics
+
+    try:
+        remote = run_metrics(settings, run_id, ws_config=ws_config)
+    except SettingsError as exc:
+        raise SettingsError(exc.what, f"no local run has id '{run_id}' with recorded metrics, and "
+                            f"AzureML cannot be asked: {exc.problem}", exc.advice) from None
+    if step is not None:
+        remote = {k: v for k, v in remote.items() if k == step}
+    return remote
+
+
+def models(*, env_file: str | None = None) -> list[dict[str, Any]]:
+    """Models registered in the local store, newest version first per model."""
+    from azml.tracking.query import models as local_models
+
+    return local_models(load_settings(env_file).azml_home)
+
+
+def ui(*, env_file: str | None = None, stop: bool = False) -> str:
+    """Start (or find) the local MLflow server and UI on 127.0.0.1; its address.
+
+    With ``stop``, stop it instead and say so.
+    """
+    home = load_settings(env_file).azml_home
+    if stop:
+        from azml.tracking.server import stop_server
+
+        return "stopped the local MLflow server" if stop_server(home) else "no local MLflow server was running"
+    from azml.tracking.query import ui as start_ui
+
+    return start_ui(home)

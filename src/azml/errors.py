@@ -215,6 +215,23 @@ class StepNotFoundError(AzmlError):
         super().__init__(f"run {run_id} has no step '{step}'{listed}")
 
 
+class TrackingUnavailable(AzmlError):
+    """The local tracking store (MLflow) cannot be used; local runs go on without metrics."""
+
+    exit_code = 1
+
+
+class ModelPathError(AzmlError):
+    """A step's ``register_model`` names a path that the step did not produce."""
+
+    exit_code = 1
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"register_model path '{path}': {problem}")
+
+
 def exit_code_for(error: BaseException) -> int:
     """Exit code for an error: its class's ``exit_code`` for an AzmlError, else 1."""
     return error.exit_code if isinstance(error, AzmlError) else 1

@@ -73,12 +73,14 @@ def standin() -> Iterator[StandIn]:
 
 @pytest.fixture
 def stub_blob_upload(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Replace the SDK's Azure Blob upload (snapshot files); returns the URLs it was given."""
+    """Replace the SDK's Azure Blob upload (snapshot and artifact files); returns the URLs."""
+    import azureml._restclient.artifacts_client as artifacts
     import azureml._restclient.snapshots_client as snapshots
 
     uploads: list[str] = []
-    monkeypatch.setattr(snapshots, "upload_blob_from_stream",
-                        lambda stream, url, **kw: uploads.append(url))
+    for module in (snapshots, artifacts):
+        monkeypatch.setattr(module, "upload_blob_from_stream",
+                            lambda stream, url, **kw: uploads.append(url))
     return uploads
 
 

@@ -499,4 +499,49 @@ def install_routes(svc: StandIn) -> StandIn:
         svc.observe(run)
         return 200, {k: v for k, v in run.items() if k != "experiment"}
 
+    _install_model_routes(svc)
     return svc
+
+
+def _install_model_routes(svc: StandIn) -> None:
+    """Artifacts (model upload) and model management (assets, models), as Model.register uses them."""
+    st = svc.state
+    st.setdefault("artifacts", {})
+    st.setdefault("assets", {})
+    st.setdefault("models", {})
+
+    @svc.route("POST", _WS + r"/artifacts/batch/metadata/(?P<origin>[^/]+)/(?P<container>[^/]+)")
+    def create_artifacts(call: Call, origin: str, container: str, **_: str) -> tuple[int, Any]:
+        artifacts, content = {}, {}
+        for item in (call.body or {}).get("paths", []):
+            path = item["path"]
+            ident = f"{origin}/{container}/{path}"
+            st["artifacts"][ident] = {"artifactId": ident, "origin": origin,
+                                      "container": container, "path": path}
+            artifacts[path] = st["artifacts"][ident]
+            content[path] = {"contentUri": f"{svc.base_url}/blobs/{uuid.uuid4().hex}/{container}/{path}",
+                             "origin": origin, "container": container, "path": path}
+        return 200, {"artifacts": artifacts, "artifactContentInformation": content, "errors": {}}
+
+    @svc.route("POST", _WS + r"/assets")
+    def create_asset(call: Call, **_: str) -> tuple[int, Any]:
+        asset = dict(call.body or {})
+        asset["id"] = uuid.uuid4().hex
+        st["assets"][asset["id"]] = asset
+        return 200, asset
+
+    @svc.route("POST", _WS + r"/models")
+    def register_model(call: Call, **_: str) -> tuple[int, Any]:
+        body = dict(call.body or {})
+        versions = [m for m in st["models"].values() if m["name"] == body.get("name")]
+        body["version"] = len(versions) + 1
+        body["id"] = f"{body.get('name')}:{body['version']}"
+        body.setdefault("createdTime", "2024-01-01T00:00:00Z")
+        st["models"][body["id"]] = body
+        return 200, body
+
+    @svc.route("GET", _WS + r"/models/(?P<mid>[^/]+)")
+    def get_model(call: Call, mid: str, **_: str) -> tuple[int, Any]:
+        if mid in st["models"]:
+            return 200, st["models"][mid]
+        return 404, {"error": {"code": "NotFound", "message": f"model {mid} not found"}}

@@ -51,6 +51,7 @@ from dutchf3.distributed import (
 )
 from dutchf3.metrics import confusion, scores
 from dutchf3.model import build_model, make_inputs, model_spec
+from dutchf3.tracking import run_context
 
 LOG = logging.getLogger("train")
 DEFAULT_CFG = Path(__file__).resolve().parent / "configs" / "unet.yaml"
@@ -78,6 +79,7 @@ class Context:
     total_depth: int
     amp: bool
     history: list[dict[str, Any]] = field(default_factory=list)
+    run: Any = None
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -226,6 +228,10 @@ def fit(ctx: Context, train_set: PatchSet, val_set: PatchSet | None) -> dict[str
             row.update({f"val_{k}": val[k] for k in
                         ("pixel_accuracy", "mean_class_accuracy", "mean_iou")})
         ctx.history.append(row)
+        if ctx.launch.is_main and ctx.run is not None:
+            ctx.run.log("train_loss", loss)
+            if val is not None:
+                ctx.run.log("val_mean_iou", val["mean_iou"])
         LOG.info("epoch %d/%d: loss %.4f val pixel acc %s mean IoU %s (%.1f s)", epoch + 1,
                  last, loss, _fmt(row.get("val_pixel_accuracy")),
                  _fmt(row.get("val_mean_iou")), row["seconds"])
@@ -273,6 +279,7 @@ def run(args: argparse.Namespace, cfg: dict[str, Any], launch: Launch) -> int:
     device, backend = init_distributed(launch)
     try:
         ctx = build_context(cfg, launch, device, stats)
+        ctx.run = run_context() if launch.is_main else None
         LOG.info("rank %d/%d via %s on %s (%s), %d threads; %d train / %d val patches",
                  launch.rank, launch.world_size, launch.launcher, device, backend,
                  torch.get_num_threads(), len(train_set), len(val_set) if val_set else 0)
@@ -285,6 +292,8 @@ def run(args: argparse.Namespace, cfg: dict[str, Any], launch: Launch) -> int:
                      "train_patches": len(train_set),
                      "val_patches": len(val_set) if val_set else 0}
             save_outputs(args.output, ctx, best, stats, extra)
+            if best.get("val") is not None:
+                ctx.run.log("mIoU", best["val"]["mean_iou"])
     finally:
         shutdown()
     return 0
