@@ -6,6 +6,7 @@ checks skip values they cannot read, so that all problems come out in one go.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -168,6 +169,8 @@ def _steps(doc: Document) -> Iterator[ConfigProblem]:
         yield from _depends_on(doc, sid, fields)
         yield from _placeholders(doc, sid, fields)
         yield from _counts(doc, sid, fields)
+        yield from _register_model(doc, sid, fields)
+        yield from _parallel(doc, sid, fields)
 
 
 def _required(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
@@ -283,7 +286,7 @@ def _counts(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigP
         value = fields.get(key)
         if isinstance(value, float) and not isinstance(value, bool):
             yield _problem(doc, f"{sid}.{key}", f"expected a whole number without a decimal point, got {value!r}")
-        elif isinstance(value, int) and value > 1 and fields.get("type") == "PythonScriptStep":
+        elif (isinstance(value, int) and value > 1 and fields.get("type") == "PythonScriptStep"):
             yield _problem(doc, f"{sid}.{key}", f"expected 1 for a PythonScriptStep, got {value}; use type MpiStep to run several processes")
     compute = _dict(fields.get("compute"))
     low, high = compute.get("min_nodes"), compute.get("max_nodes")
@@ -292,6 +295,53 @@ def _counts(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigP
     nodes = fields.get("node_count", 1)
     if _is_int(high) and _is_int(nodes) and nodes > high:
         yield _problem(doc, f"{sid}.node_count", f"expected at most compute.max_nodes ({high}), got {nodes}")
+
+
+def _register_model(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
+    spec = fields.get("register_model")
+    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+        return
+    output = spec["path"].strip("/").split("/", 1)[0]
+    outputs = doc.declared_outputs(sid)
+    if output not in outputs:
+        yield _problem(doc, f"{sid}.register_model.path",
+                       f"expected OUTPUT or OUTPUT/PATH with OUTPUT one of the step's outputs "
+                       f"({', '.join(outputs) or 'it has none'}), got {spec['path']!r}"
+                       f"{suggest(output, outputs)}")
+
+
+PARALLEL_KEYS = ("mini_batch_size", "error_threshold", "output_action", "append_row_file_name",
+                 "run_invocation_timeout", "run_max_try", "logging_level", "model")
+_BATCH_SIZE = re.compile(r"^\s*\d+\s*([KMG]B)?\s*$", re.IGNORECASE)
+
+
+def _parallel(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
+    own = doc.own(sid)
+    if fields.get("type") != "ParallelRunStep":
+        for key in PARALLEL_KEYS:
+            if key in own:
+                yield _problem(doc, f"{sid}.{key}", f"'{key}' is a ParallelRunStep setting; this "
+                               f"step is a {fields.get('type')}")
+        return
+    size = fields.get("mini_batch_size")
+    if isinstance(size, bool) or (isinstance(size, int) and size < 1) or (
+            isinstance(size, str) and not _BATCH_SIZE.match(size)):
+        yield _problem(doc, f"{sid}.mini_batch_size", "expected a number of files (>= 1) or a size "
+                       f"such as \"10MB\" (KB, MB or GB), got {size!r}")
+    if len(doc.declared_outputs(sid)) > 1:
+        yield _problem(doc, f"{sid}.outputs", "a ParallelRunStep has one output (where AzureML "
+                       "writes its results); declare at most one")
+    if not doc.input_names(sid):
+        yield _problem(doc, sid, "a ParallelRunStep needs an input to score (a data reference, "
+                       "'inputs', or the previous step's output)")
+    model = fields.get("model")
+    if isinstance(model, str) and model.count(".") == 1:
+        up, out = model.split(".")
+        if up not in doc.index or up == sid:
+            yield _problem(doc, f"{sid}.model", f"expected an earlier step's output, no step '{up}'"
+                           f"{suggest(up, doc.step_ids)}")
+        elif out not in doc.declared_outputs(up):
+            yield _problem(doc, f"{sid}.model", f"step '{up}' has no output '{out}'")
 
 
 def _data_reference_names(doc: Document) -> Iterator[ConfigProblem]:
@@ -354,6 +404,9 @@ def _cycles(doc: Document) -> Iterator[ConfigProblem]:
         for dep in _list(fields.get("depends_on")):
             if isinstance(dep, str) and dep in graph and dep != sid:
                 graph[sid].add(dep)
+        model = fields.get("model")
+        if isinstance(model, str) and model.split(".")[0] in graph and model.split(".")[0] != sid:
+            graph[sid].add(model.split(".")[0])
         implied = doc.implied_input(sid)
         if implied in graph:
             graph[sid].add(implied)

@@ -14,6 +14,10 @@ from typing import Any
 from azml.config.checks import Document, semantic_problems, semantic_warnings
 from azml.config.model import (
     ORIGINAL_INPUT,
+    PARALLEL_DEFAULTS,
+    ModelRef,
+    ModelRegistration,
+    ParallelSettings,
     ComputeSpec,
     DatastoreInput,
     InputSpec,
@@ -160,6 +164,36 @@ def _build_step(doc: Document, sid: str, f: dict[str, Any], previous: StepConfig
         original_output=f.get("output"),
         output_path=f.get("output_path"),
         datastore=doc.datastore_for(sid) or None,
+        register_model=_registration(f.get("register_model")),
+        parallel=_parallel_settings(f) if f["type"] == "ParallelRunStep" else None,
+    )
+
+
+def _registration(spec: dict[str, Any] | None) -> ModelRegistration | None:
+    if spec is None:
+        return None
+    output, _, inside = spec["path"].strip("/").partition("/")
+    return ModelRegistration(spec["name"], output, inside, dict(spec.get("tags", {})))
+
+
+def _parallel_settings(f: dict[str, Any]) -> ParallelSettings:
+    values = {key: f.get(key, default) for key, default in PARALLEL_DEFAULTS.items()}
+    model = f.get("model")
+    ref = None
+    if isinstance(model, str):
+        up, out = model.split(".", 1)
+        ref = ModelRef(step_id=up, output=out)
+    elif isinstance(model, dict):
+        ref = ModelRef(name=model["name"], version=model.get("version"))
+    return ParallelSettings(
+        mini_batch_size=str(values["mini_batch_size"]).strip(),
+        error_threshold=int(values["error_threshold"]),  # type: ignore[call-overload]
+        output_action=str(values["output_action"]),
+        append_row_file_name=str(values["append_row_file_name"]),
+        run_invocation_timeout=int(values["run_invocation_timeout"]),  # type: ignore[call-overload]
+        run_max_try=int(values["run_max_try"]),  # type: ignore[call-overload]
+        logging_level=str(values["logging_level"]),
+        model=ref,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Literal, Mapping, Union
 
 from azml.errors import ConfigProblem
 
-StepType = Literal["PythonScriptStep", "MpiStep"]
+StepType = Literal["PythonScriptStep", "MpiStep", "ParallelRunStep"]
 InputMode = Literal["mount", "download"]
 ParamValue = Union[str, int, float, bool]
 
@@ -80,6 +80,53 @@ InputSpec = Union[DatastoreInput, StepOutputInput]
 
 
 @dataclass(frozen=True)
+class ModelRegistration:
+    """``register_model``: register ``output`` (or ``inside`` it) as model ``name``."""
+
+    name: str
+    output: str
+    inside: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A ParallelRunStep's model: a registered model, or a previous step's output."""
+
+    name: str | None = None
+    version: int | None = None
+    step_id: str | None = None
+    output: str | None = None
+
+
+#: ParallelRunConfig defaults: the original project's (error_threshold 10,
+#: summary_only, run_invocation_timeout 60) where it set one, else the SDK's.
+PARALLEL_DEFAULTS: dict[str, object] = {
+    "mini_batch_size": 10,
+    "error_threshold": 10,
+    "output_action": "summary_only",
+    "append_row_file_name": "parallel_run_step.txt",
+    "run_invocation_timeout": 60,
+    "run_max_try": 3,
+    "logging_level": "INFO",
+}
+
+
+@dataclass(frozen=True)
+class ParallelSettings:
+    """What a ParallelRunStep adds: its ParallelRunConfig settings and model."""
+
+    mini_batch_size: str = "10"
+    error_threshold: int = 10
+    output_action: str = "summary_only"
+    append_row_file_name: str = "parallel_run_step.txt"
+    run_invocation_timeout: int = 60
+    run_max_try: int = 3
+    logging_level: str = "INFO"
+    model: ModelRef | None = None
+
+
+@dataclass(frozen=True)
 class StepConfig:
     """One validated step.
 
@@ -111,6 +158,8 @@ class StepConfig:
     original_output: str | None = None
     output_path: str | None = None
     datastore: str | None = None
+    register_model: ModelRegistration | None = None
+    parallel: ParallelSettings | None = None
 
     @property
     def script_path(self) -> Path:

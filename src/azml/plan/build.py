@@ -77,6 +77,8 @@ def build_plan(
             environment=environment, compute=compute,
             environment_variables=dict(step.environment_variables),
             allow_reuse=step.allow_reuse,
+            register_model=step.register_model,
+            parallel=step.parallel,
         )
     if problems:
         raise ConfigError(problems)
@@ -85,6 +87,8 @@ def build_plan(
 
 def _data_upstream(step: StepConfig, rank: Mapping[str, int]) -> tuple[str, ...]:
     ids = {inp.step_id for inp in step.inputs.values() if isinstance(inp, StepOutputInput)}
+    if step.parallel and step.parallel.model and step.parallel.model.step_id:
+        ids.add(step.parallel.model.step_id)  # a model from an earlier step's output
     return _in_file_order(ids, rank)
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from azml.config.arguments import Arg, InputArg, LiteralArg, OutputArg, ParameterArg
-from azml.config.model import ParamValue, StepType
+from dataclasses import asdict
+
+from azml.config.model import ModelRegistration, ParallelSettings, ParamValue, StepType
 from azml.errors import ConfigProblem
 from azml.plan.compute import ComputeRequest
 from azml.plan.contract import (
@@ -52,6 +54,8 @@ class PlannedStep:
     compute: ComputeRequest
     environment_variables: Mapping[str, str]
     allow_reuse: bool
+    register_model: ModelRegistration | None = None
+    parallel: ParallelSettings | None = None
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -73,6 +77,10 @@ class PlannedStep:
     @property
     def is_mpi(self) -> bool:
         return self.type == "MpiStep"
+
+    @property
+    def is_parallel(self) -> bool:
+        return self.type == "ParallelRunStep"
 
     def referenced_parameters(self) -> list[str]:
         """Parameters the arguments use, in order of first use."""
@@ -126,6 +134,8 @@ class PlannedStep:
             "variables": {flavor: [v.name for v in self.variables(flavor)]
                           for flavor in ("azureml_v1", "azureml_v2")},
             "allow_reuse": self.allow_reuse,
+            "register_model": asdict(self.register_model) if self.register_model else None,
+            "parallel": asdict(self.parallel) if self.parallel else None,
         }
 
 

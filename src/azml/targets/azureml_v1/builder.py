@@ -88,12 +88,14 @@ class SdkPipeline:
 
     steps: dict[str, SdkStep]
     edges: list[Edge] = field(default_factory=list)
+    #: the model registration step after each step with ``register_model``, by step id
+    registrations: dict[str, Any] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     datastores: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def step_objects(self) -> list[Any]:
-        return [s.step for s in self.steps.values()]
+        return [s.step for s in self.steps.values()] + list(self.registrations.values())
 
 
 def offline_workspace() -> Any:
@@ -157,6 +159,9 @@ def build_sdk_steps(plan: Plan, settings: Settings, datastores: Mapping[str, Any
         for edge in result.edges:
             if edge.kind == "order":
                 result.steps[edge.downstream].step.run_after(result.steps[edge.upstream].step)
+        for sid, sdk in result.steps.items():
+            if sdk.planned.register_model is not None:
+                result.registrations[sid] = _registration(sdk)
     if "DEPRECATED" in banner.getvalue():
         result.notes.append(RUN_BASED_NOTE)
     return result
@@ -216,6 +221,18 @@ def _build_step(planned: PlannedStep, inputs: dict[str, Any], outputs: dict[str,
             allow_reuse=planned.allow_reuse,
         )
     return SdkStep(planned, step, runconfig, environment, inputs, outputs, target)
+
+
+def _registration(sdk: SdkStep) -> Any:
+    """The step that registers ``register_model`` of ``sdk`` once it has run (see models.py)."""
+    from azml.targets.azureml_v1.models import registration_step
+
+    spec = sdk.planned.register_model
+    assert spec is not None
+    data = sdk.outputs[spec.output]
+    return registration_step(data.as_input(input_name=f"{spec.output}_model"), spec.name,
+                             inside=spec.inside, source_step=sdk.planned.name, tags=spec.tags,
+                             compute_target=sdk.target, runconfig=sdk.runconfig)
 
 
 def build_environment(planned: PlannedStep) -> Any:
