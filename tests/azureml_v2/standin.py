@@ -202,17 +202,16 @@ def _install_assets(svc: StandIn, st: dict[str, dict[str, Any]]) -> None:
     @svc.route("GET", _WS + r"/codes/(?P<name>[^/]+)/versions")
     def list_codes(call: Call, name: str, **_: str) -> Reply:
         wanted = (call.query.get("hash") or [None])[0]
-        value = [c for (n, _v), c in st["codes"].items()
-                 if n == name and (wanted is None or c["properties"].get("contentHash") == wanted)]
+        value = [c for (n, _v), c in st["codes"].items() if n == name and wanted in (
+            None, (c["properties"].get("properties") or {}).get("hash_sha256"))]
         return Reply(200, {"value": value, "nextLink": None})
 
     @svc.route("POST", _WS + r"/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/startPendingUpload")
     def pending_upload(call: Call, name: str, version: str, **_: str) -> Reply:
-        prefix = f"LocalUpload/{uuid.uuid4().hex}"
         container = f"{svc.base_url}/{BLOB_ACCOUNT}/{BLOB_CONTAINER}"
         return Reply(200, {
             "blobReferenceForConsumption": {
-                "blobUri": f"{container}/{prefix}",
+                "blobUri": container,
                 "storageAccountArmId": (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
                                         f"/providers/Microsoft.Storage/storageAccounts/{BLOB_ACCOUNT}"),
                 "credential": {"credentialType": "SAS",
