@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import copy
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from tests.azureml_v2._server import Call, Reply, Server
 

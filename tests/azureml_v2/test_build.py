@@ -66,14 +66,14 @@ def test_yaml_round_trip_offline(spec, tmp_path: Path) -> None:  # type: ignore[
 
 
 def test_yaml_loads_in_a_process_without_network(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"]).returncode != 0:
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"], check=False).returncode != 0:
         pytest.skip("unshare -n is not permitted here (the socket guard covers the in-process load)")
     target = dump_job(build_pipeline_job(spec), tmp_path / "pipeline.yml")
     code = ("import json,sys; from azml.targets.azureml_v2.build import job_view;"
             "from azml.targets.azureml_v2.yaml_io import load_job_file;"
             "print(json.dumps(job_view(load_job_file(sys.argv[1]))))")
     done = subprocess.run(["unshare", "-n", sys.executable, "-c", code, str(target)],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+                          capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == json.loads(json.dumps(spec_view(spec)))
 

@@ -10,7 +10,7 @@ import pytest
 from azml.errors import SettingsError
 from azml.settings import load_settings
 from azml.targets.azureml_v2.workspace import check, connect
-from tests.azureml_v2.standin import StandIn, WORKSPACE
+from tests.azureml_v2.standin import WORKSPACE, StandIn
 
 
 @pytest.mark.parametrize(("environ", "expected"), [

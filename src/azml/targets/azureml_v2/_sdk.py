@@ -32,7 +32,7 @@ def error_text(exc: BaseException, limit: int = 300) -> str:
     text = ""
     try:
         text = str(getattr(exc, "message", "") or exc)
-    except Exception:  # some SDK exceptions fail in str()
+    except Exception:  # noqa: BLE001 -- some SDK exceptions fail in str()
         text = ""
     line = " ".join(text.split()) or type(exc).__name__
     return line[:limit]

@@ -42,6 +42,9 @@ def build_pipeline_job(spec: PipelineSpec) -> Any:
                       display_name=spec.display_name, tags=dict(spec.tags), description=spec.description)
     for node in spec.nodes:
         _bind(nodes, node, job)
+    from azure.ai.ml.entities import PipelineJobSettings
+
+    job.settings = job.settings or PipelineJobSettings()
     job.settings.default_compute = SERVERLESS
     job.settings.continue_on_step_failure = False
     return job
@@ -54,7 +57,7 @@ def _command_node(node: Node, ports: tuple[list[str], list[str]], spec: Pipeline
     inputs: dict[str, Any] = {}
     for name, source in node.inputs.items():
         if isinstance(source, ParameterInput):
-            inputs[name] = Input(type=parameter_type(spec.parameters[source.parameter]))
+            inputs[name] = Input(type=parameter_type(spec.parameters[source.parameter]) or "string")
         elif isinstance(source, DatastoreInput):
             inputs[name] = Input(type="uri_folder", path=source.uri, mode=source.mode)
         else:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from azml.errors import AzureServiceError, RunFailedError, RunNotFoundError
 from azml.targets.azureml_v2._sdk import error_text, require_sdk
@@ -59,7 +60,7 @@ class V2Run:
         """The child jobs as the service lists them now."""
         try:
             return list(self.workspace.client.jobs.list(parent_job_name=self.name))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
             raise _service_error(f"listing the child jobs of {self.name}", exc) from None
 
     def refresh_children(self) -> dict[str, str]:
@@ -101,7 +102,7 @@ def submit_job(workspace: Workspace, job: Any, experiment_name: str, *, out: Tex
     require_sdk("Submitting to AzureML (SDK v2)")
     try:
         created = workspace.client.jobs.create_or_update(job, experiment_name=experiment_name)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
         raise _service_error(f"submitting pipeline job to experiment '{experiment_name}'", exc) from None
     run = V2Run(workspace, created.name, created.studio_url or "", out=out, poll=poll)
     print(f"Submitted pipeline job {run.name} to experiment '{experiment_name}'", file=out)
@@ -132,7 +133,7 @@ def cancel_job(workspace: Workspace, name: str, *, timeout: float = 300.0,
         return f"Job {name} had already ended ({status}); nothing to cancel."
     try:
         workspace.client.jobs.begin_cancel(name).result(timeout=timeout)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
         if type(exc).__name__ != "TimeoutError":
             raise _service_error(f"cancelling job {name}", exc) from None
     deadline = clock() + timeout
@@ -159,7 +160,7 @@ def job_logs(workspace: Workspace, name: str, out: TextIO = sys.stdout) -> list[
     jobs = workspace.client.jobs
     try:
         details = jobs._runs_operations.get_run_details(name)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
         raise _service_error(f"reading the logs of job {name}", exc) from None
     files = details.log_files or {}
     names = _get_sorted_filtered_logs(files, "command", only_streamable=False)
@@ -173,7 +174,7 @@ def job_logs(workspace: Workspace, name: str, out: TextIO = sys.stdout) -> list[
 def _get(workspace: Workspace, name: str) -> Any:
     try:
         return workspace.client.jobs.get(name)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
         if getattr(exc, "status_code", None) == 404 or "ResourceNotFound" in type(exc).__name__:
             raise RunNotFoundError(name, f"workspace '{workspace.config.workspace_name}'") from None
         raise _service_error(f"looking up job {name}", exc) from None

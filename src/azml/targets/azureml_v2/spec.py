@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any
 
 NODE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 IO_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -80,7 +81,7 @@ class ParameterInput:
     parameter: str
 
 
-NodeInput = Union[DatastoreInput, NodeOutputInput, ParameterInput]
+NodeInput = DatastoreInput | NodeOutputInput | ParameterInput
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def check(workspace: Workspace, settings: Settings) -> Any:
     """The workspace entity, fetched: proves the config and the credential work."""
     try:
         return workspace.client.workspaces.get(workspace.config.workspace_name)
-    except Exception as exc:  # the SDK raises many unrelated types here
+    except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types here
         raise connection_error(workspace.config, workspace.auth, exc, settings) from None
 
 

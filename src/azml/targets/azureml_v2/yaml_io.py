@@ -25,14 +25,15 @@ SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json"
 def job_yaml(job: Any, folder: Path) -> str:
     """The YAML text of ``job`` with code paths relative to ``folder``."""
     require_sdk("Writing the pipeline job as YAML")
-    import yaml
+    import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs; azure-ai-ml depends on it
 
     data = job._to_dict()
     for node in (data.get("jobs") or {}).values():
         component = node.get("component")
         if isinstance(component, dict) and component.get("code"):
             component["code"] = _relative(Path(str(component["code"])), folder)
-    return yaml.safe_dump({"$schema": SCHEMA, **data}, sort_keys=False, allow_unicode=True, width=100)
+    text: str = yaml.safe_dump({"$schema": SCHEMA, **data}, sort_keys=False, allow_unicode=True, width=100)
+    return text
 
 
 def dump_job(job: Any, path: str | os.PathLike[str]) -> Path:
@@ -61,7 +62,7 @@ def load_job_file(path: str | os.PathLike[str]) -> Any:
 
     try:
         return load_job(source=str(path))
-    except Exception as exc:  # ValidationException, ValidationError, YAML errors
+    except Exception as exc:  # noqa: BLE001 -- ValidationException, ValidationError, YAML errors
         raise UsageError(f"{path}: not a valid AzureML pipeline job ({error_text(exc)})") from None
 
 
