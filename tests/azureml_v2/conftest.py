@@ -1,0 +1,98 @@
+"""Fixtures for the AzureML v2 backend tests: offline, with real SDK objects.
+
+* HOME is a temporary folder (the SDKs write under ~/.azure and ~/.azureml).
+* A socket guard (autouse) refuses and records any connection to an address other
+  than 127.0.0.1 and fails the test that tried.
+* ``standin`` is the local HTTPS stand-in of the v2 REST API (standin.py), reached the
+  way azure-ai-ml reaches any non-public cloud: ``ARM_CLOUD_METADATA_URL``; its
+  certificate is trusted through ``REQUESTS_CA_BUNDLE``; tokens come from a stand-in
+  ``az`` on PATH through ``AZML_AUTH=cli`` (AzureCliCredential, as a user would).
+* ``workspace`` is azml's own :func:`connect` against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.azureml_v2.standin import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, StandIn
+
+if "AZML_TEST_HOME" not in os.environ:
+    os.environ["AZML_TEST_HOME"] = os.environ["HOME"] = tempfile.mkdtemp(prefix="azml-test-home-")
+BIN = Path(__file__).parent / "bin"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+_CLEARED = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZML_AUTH",
+            "ARM_CLOUD_METADATA_URL", "AZUREML_CURRENT_CLOUD", "REQUESTS_CA_BUNDLE")
+
+
+@pytest.fixture(autouse=True)
+def socket_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Refuse and record every connection attempt to a non-local address."""
+    attempts: list[Any] = []
+    real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def connect(sock: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if sock.family == socket.AF_UNIX or host in LOCAL_HOSTS:
+            return real_connect(sock, address)
+        attempts.append(address)
+        raise ConnectionRefusedError(f"test socket guard: no network ({address})")
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in LOCAL_HOSTS or host is None:
+            return real_getaddrinfo(host, *args, **kwargs)
+        attempts.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, f"test socket guard: no DNS ({host})")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    for name in _CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    yield attempts
+    assert not attempts, f"network attempts outside 127.0.0.1: {attempts}"
+
+
+@pytest.fixture
+def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
+    service = StandIn()
+    service.start()
+    monkeypatch.setenv("ARM_CLOUD_METADATA_URL", service.metadata_url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(service.ca_file))
+    monkeypatch.setenv("AZML_AUTH", "cli")
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    try:
+        yield service
+    finally:
+        service.stop()
+    assert not service.unknown, f"the SDK called routes the stand-in lacks: {service.unknown}"
+
+
+def write_ws_config(folder: Path) -> Path:
+    path = folder / ".azureml" / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP,
+                                "workspace_name": WORKSPACE}))
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Any:
+    from azml.settings import load_settings
+
+    write_ws_config(tmp_path)
+    return load_settings(base_dir=tmp_path)
+
+
+@pytest.fixture
+def workspace(standin: StandIn, settings: Any) -> Any:
+    from azml.targets.azureml_v2.workspace import connect
+
+    return connect(settings)
