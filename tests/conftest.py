@@ -33,6 +33,9 @@ def _loopback_works() -> bool:
 if not _loopback_works():
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
 
+# Tracking starts an MLflow server per AZML_HOME; tests that check tracking turn it on.
+os.environ["AZML_TRACKING"] = "off"
+
 # The schema-pass cache (azml.config.schema) goes to a private folder, not the user's.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="azml-test-cache-")
 

@@ -85,6 +85,18 @@ class ServerInfo:
         return f"http://127.0.0.1:{self.port}"
 
 
+IDLE_VARIABLE = "AZML_TRACKING_IDLE"
+DEFAULT_IDLE = 1800.0
+
+
+def idle_seconds() -> float:
+    """How long the server waits for a request before it exits (``AZML_TRACKING_IDLE``)."""
+    try:
+        return max(1.0, float(os.environ.get(IDLE_VARIABLE, DEFAULT_IDLE)))
+    except ValueError:
+        return DEFAULT_IDLE
+
+
 def mlflow_installed() -> bool:
     return importlib.util.find_spec("mlflow") is not None
 
@@ -172,7 +184,8 @@ def _start(layout: Layout) -> ServerInfo:
     listener.listen(128)
     port = listener.getsockname()[1]
     argv = [sys.executable, "-m", SERVE_MODULE, "--fd", str(listener.fileno()),
-            "--backend", layout.backend_uri, "--artifacts", str(layout.artifacts)]
+            "--backend", layout.backend_uri, "--artifacts", str(layout.artifacts),
+            "--idle", str(idle_seconds())]
     env = {k: v for k, v in os.environ.items() if not is_secret(k)}
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     with open(layout.log, "ab") as log:

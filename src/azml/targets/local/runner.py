@@ -34,6 +34,8 @@ from azml.targets.local.logs import last_line, split_launcher_log
 from azml.targets.local.model import LocalRun, StepRun
 from azml.targets.local.scheduler import Outcome, Scheduler
 from azml.targets.local.store import Store
+from azml.targets.local.tracker import RunTracker
+from azml.runtime import current_site_packages
 from azml.plan import Flavor, Plan
 from azml.settings import Settings
 
@@ -95,6 +97,7 @@ class LocalRunner:
             for sid, s in plan.steps.items()], config=str(plan.config_path))
         self.records = {s.id: s for s in self.run.steps}
         self.display = Display(out, settings.redact, self.run.steps)
+        self.tracker = RunTracker(settings, self.display.warn)
         self.base_env = contract.base_environment(os.environ)
         self.snapshots: dict[str, snapshot.Snapshot] = {}
         self.inputs: dict[tuple[str, str], Manifest] = {}
@@ -153,6 +156,9 @@ class LocalRunner:
                                     "step_id": step.id, "name": step.name, "position": position,
                                     "type": step.type, "status": "NotStarted",
                                     "ranks": self.plan.steps[step.id].process_count})
+        self.tracker.start(self.run.experiment, self.run_id, self.run.config,
+                           [(s.id, s.step_run_id, s.name) for s in self.run.steps])
+        self.tracker.install_hook(current_site_packages())
         self.display.header(self.run, str(self.layout.run_dir(self.run_id)))
         scheduler = Scheduler(self.plan.predecessors(), ProcessExecutor(), self,
                               max_parallel=max_parallel, fail_fast=fail_fast)
@@ -171,6 +177,10 @@ class LocalRunner:
         return self.run
 
     def _finish(self, status: str, reason: str) -> None:
+        problem = self.tracker.finish(status)
+        if problem:
+            self.display.warn(problem)
+            reason = f"{reason}; {problem}" if reason else problem
         self.run.status, self.run.reason, self.run.ended = status, reason, time.time()
         self.store.update_run(self.run_id, status=status, reason=reason, ended=self.run.ended)
         self.store.flush()
@@ -227,17 +237,25 @@ class LocalRunner:
             self.producer[step_id] = record.step_run_id
             outcome = Outcome("Completed", record.reason)
             detail = f"in {record.ended - (record.started or record.ended):.1f}s"
+            if step.register_model is not None:
+                refused = self.tracker.register(record.step_run_id, step.register_model,
+                                                record.outputs)
+                if refused:
+                    outcome, detail = Outcome("Failed", refused), ""
         elif canceled:
             outcome = Outcome("Canceled", canceled)
         else:
             reason = _failure_reason(exit_code, Path(record.log or ""))
             outcome = Outcome("Failed", self.settings.redact(reason))
         self._record(record, outcome, detail)
+        self.tracker.step_ended(record.step_run_id, outcome.status)
         return outcome
 
     def settled(self, step_id: str, outcome: Outcome) -> None:
         record = self.records[step_id]
         if outcome.status == "Reused":
+            self.tracker.step_reused(step_id, record.step_run_id, record.name,
+                                     str(record.reused_from))
             self.store.update_step(record.step_run_id, status="Reused", reason=outcome.reason,
                                    started=record.started, ended=record.ended, log=record.log,
                                    outputs=json.dumps(record.outputs),
@@ -247,6 +265,7 @@ class LocalRunner:
             return
         record.ended = time.time()
         self._record(record, outcome)
+        self.tracker.step_ended(record.step_run_id, outcome.status)
 
     def blocked(self, step_id: str, reason: str) -> None:
         record = self.records[step_id]
@@ -325,6 +344,8 @@ class LocalRunner:
         port = procs.free_port() if step.is_mpi and step.node_count > 1 else None
         env = contract.step_environment(self.base_env, step, contract.contract_variables(
             step, self.plan.parameters, paths, record.step_run_id, port, self.flavor))
+        env.update(self.tracker.step_variables(step_id, record.step_run_id, record.name,
+                                               paths.inputs))
         command = launch.step_command(step, args, env, step_dir)
         log_name = workspace.LAUNCHER_LOG if step.is_mpi else workspace.STEP_LOG
         record.log = str(step_dir / log_name)  # an MPI step's step.log is written when it ends
