@@ -1,0 +1,170 @@
+"""Moving one file: a blob to a local file, or a local file to a blob.
+
+A download goes to a hidden partial file beside its target,
+``.<name>.<etag tag>.azml-partial``, written strictly in order, and is renamed onto
+the target (``os.replace``) only once it is whole and its MD5 matches the blob's
+Content-MD5 when the blob has one. So an interrupted download never leaves a partial
+file under the final name, and the next attempt continues from the partial's length
+with a ranged, ETag-conditioned request (a blob changed in between makes the old
+partial useless: its tag no longer matches, and it is deleted).
+
+An upload sends the file's MD5 as the blob's Content-MD5, so later pulls can compare
+without downloading; a block blob only changes when its block list is committed, so an
+interrupted upload leaves the previous blob (or none) in place.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from azml.data.progress import Progress
+from azml.data.state import Entry
+
+HASH_BLOCK = 1024 * 1024
+PARTIAL = ".azml-partial"
+
+
+class Cancelled(Exception):
+    """The user interrupted; stop at the next chunk boundary."""
+
+
+class TransferFailed(Exception):
+    """One file could not be transferred correctly (the message names it)."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A blob as listed: name, size, ETag and Content-MD5 (hex, ``""`` when it has none)."""
+
+    name: str
+    size: int
+    etag: str
+    md5: str
+
+
+def partial_path(target: Path, etag: str) -> Path:
+    """Where ``target``'s download of the blob version ``etag`` is written until whole."""
+    tag = hashlib.sha256(etag.encode()).hexdigest()[:12]
+    return target.with_name(f".{target.name}.{tag}{PARTIAL}")
+
+
+def file_md5(path: Path, upto: int | None = None) -> Any:
+    """The MD5 (a hashlib object) of ``path``, or of its first ``upto`` bytes."""
+    digest = hashlib.md5()
+    left = upto
+    with open(path, "rb") as fh:
+        while left is None or left > 0:
+            block = fh.read(HASH_BLOCK if left is None else min(HASH_BLOCK, left))
+            if not block:
+                break
+            digest.update(block)
+            if left is not None:
+                left -= len(block)
+    return digest
+
+
+def download(client: Any, blob: RemoteFile, target: Path, cancel: threading.Event,
+             progress: Progress) -> tuple[Entry, int]:
+    """Fetch ``blob`` onto ``target``; returns its sync entry and the offset resumed from.
+
+    If the blob changed since it was listed (412), its properties are read again and
+    the download starts over once.
+    """
+    from azure.core.exceptions import ResourceModifiedError
+
+    try:
+        return _download(client, blob, target, cancel, progress)
+    except ResourceModifiedError:
+        props = client.get_blob_client(blob.name).get_blob_properties()
+        md5 = props.content_settings.content_md5
+        fresh = RemoteFile(blob.name, int(props.size), str(props.etag), bytes(md5).hex() if md5 else "")
+        return _download(client, fresh, target, cancel, progress)
+
+
+def _download(client: Any, blob: RemoteFile, target: Path, cancel: threading.Event,
+              progress: Progress) -> tuple[Entry, int]:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = partial_path(target, blob.etag)
+    _remove_stale_partials(target, keep=part)
+    offset = part.stat().st_size if part.exists() else 0
+    if offset > blob.size:
+        part.unlink()
+        offset = 0
+    digest = file_md5(part) if offset else hashlib.md5()
+    progress.add_bytes(offset)
+    with open(part, "ab") as fh:
+        if offset < blob.size:
+            _fetch_into(client, blob, offset, fh, digest, cancel, progress)
+    size = part.stat().st_size
+    if size != blob.size:
+        raise TransferFailed(f"blob '{blob.name}': got {size} bytes, expected {blob.size}")
+    if blob.md5 and digest.hexdigest() != blob.md5:
+        part.unlink()
+        raise TransferFailed(f"blob '{blob.name}': content does not match its Content-MD5; "
+                             "the download was discarded")
+    os.replace(part, target)
+    st = target.stat()
+    return Entry(blob.etag, blob.size, digest.hexdigest(), st.st_mtime_ns), offset
+
+
+def _fetch_into(client: Any, blob: RemoteFile, offset: int, fh: Any, digest: Any,
+                cancel: threading.Event, progress: Progress) -> None:
+    """Append the blob from ``offset`` to ``fh``, in order, checking ``cancel`` per chunk."""
+    from azure.core import MatchConditions
+
+    if cancel.is_set():
+        raise Cancelled()
+    # decompress=False: the bytes as stored, as AzureML's mount and download give them
+    stream = client.get_blob_client(blob.name).download_blob(
+        offset=offset, etag=blob.etag, match_condition=MatchConditions.IfNotModified,
+        max_concurrency=1, decompress=False)
+    for chunk in stream.chunks():
+        fh.write(chunk)
+        digest.update(chunk)
+        progress.add_bytes(len(chunk))
+        if cancel.is_set():
+            fh.flush()
+            raise Cancelled()
+
+
+def _remove_stale_partials(target: Path, keep: Path) -> None:
+    pattern = str(target.with_name(f".{glob.escape(target.name)}.*{PARTIAL}"))
+    for stale in glob.glob(pattern):
+        if Path(stale) != keep:
+            try:
+                os.unlink(stale)
+            except OSError:
+                pass
+
+
+def upload(client: Any, source: Path, name: str, md5_hex: str, cancel: threading.Event,
+           progress: Progress) -> Entry:
+    """Send ``source`` as blob ``name`` with Content-MD5 ``md5_hex``; its sync entry."""
+    from azure.storage.blob import ContentSettings
+
+    before = source.stat()
+    sent = 0
+
+    def hook(current: int, _total: int | None) -> None:
+        nonlocal sent
+        progress.add_bytes(current - sent)
+        sent = current
+        if cancel.is_set():
+            raise Cancelled()
+
+    if cancel.is_set():
+        raise Cancelled()
+    with open(source, "rb") as fh:
+        result = client.get_blob_client(name).upload_blob(
+            fh, length=before.st_size, overwrite=True, max_concurrency=1, progress_hook=hook,
+            content_settings=ContentSettings(content_md5=bytearray.fromhex(md5_hex)))
+    after = source.stat()
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise TransferFailed(f"{source} changed while it was uploaded; push again")
+    return Entry(str(result["etag"]), before.st_size, md5_hex, before.st_mtime_ns)
