@@ -146,13 +146,14 @@ def cancel(
         ) from None
 
 
-def data_pull(spec: str, *, workers: int | None = None, env_file: str | None = None,
-              out: TextIO | None = sys.stderr) -> Any:
+def data_pull(spec: str, *, workers: int | None = None, verify: bool = False,
+              env_file: str | None = None, out: TextIO | None = sys.stderr) -> Any:
     """Pull ``DATASTORE[/PATH]`` from the configured blob container into the local datastore folder."""
     from azml.data import DEFAULT_WORKERS, pull, split_spec
 
     datastore, path = split_spec(spec)
-    return pull(load_settings(env_file), datastore, path, workers=workers or DEFAULT_WORKERS, out=out)
+    return pull(load_settings(env_file), datastore, path, workers=workers or DEFAULT_WORKERS,
+                verify=verify, out=out)
 
 
 def data_push(spec: str, *, source: str | None = None, workers: int | None = None,

@@ -188,6 +188,8 @@ def _add_data(p: argparse.ArgumentParser) -> None:
                           "into the local datastore folder (skips unchanged files, resumes)")
     pull.add_argument("spec", metavar="DATASTORE[/PATH]")
     pull.add_argument("--workers", type=_positive_int, metavar="N", help="parallel transfers (default 8)")
+    pull.add_argument("--verify", action="store_true",
+                      help="check every downloaded file's MD5 against the blob's Content-MD5")
     pull.set_defaults(handler=_data_pull)
     push = sub.add_parser("push", parents=[common], help="upload the local datastore folder "
                           "DATASTORE[/PATH] (or --from DIR) to that blob path")
@@ -216,7 +218,8 @@ def _data_help(p: argparse.ArgumentParser) -> int:
 def _data_pull(args: argparse.Namespace) -> int:
     from azml import api
 
-    print(api.data_pull(args.spec, workers=args.workers, env_file=args.env_file).summary())
+    print(api.data_pull(args.spec, workers=args.workers, verify=args.verify,
+                        env_file=args.env_file).summary())
     return 0
 
 

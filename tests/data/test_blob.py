@@ -216,3 +216,17 @@ def test_a_second_pull_of_the_same_folder_at_once_is_refused(ws: Workspace) -> N
     with location_state.locked("f3"):
         with pytest.raises(UsageError, match="another azml data pull or push is working on f3"):
             pull(settings, "f3", "raw", out=None)
+
+
+def test_verify_discards_a_download_that_does_not_match_its_content_md5(ws: Workspace) -> None:
+    from azure.storage.blob import ContentSettings
+
+    ws.upload("raw/a.txt", b"real content\n")
+    ws.client.get_blob_client("raw/a.txt").set_http_headers(
+        ContentSettings(content_md5=bytearray(hashlib.md5(b"something else").digest())))
+    with pytest.raises(StorageError, match="blob 'raw/a.txt': content does not match its Content-MD5"):
+        pull(ws.settings(), "f3", "raw", verify=True, out=None)
+    assert not (ws.datastores / "f3/raw/a.txt").exists()
+    assert not list(ws.datastores.rglob(f"*{PARTIAL}"))
+    ws.upload("raw/a.txt", b"real content\n")  # a correct Content-MD5 again
+    assert pull(ws.settings(), "f3", "raw", verify=True, out=None).transferred == 1

@@ -2,8 +2,8 @@
 
 A download goes to a hidden partial file beside its target,
 ``.<name>.<etag tag>.azml-partial``, written strictly in order, and is renamed onto
-the target (``os.replace``) only once it is whole and its MD5 matches the blob's
-Content-MD5 when the blob has one. So an interrupted download never leaves a partial
+the target (``os.replace``) only once it is whole (and, with ``verify``, once its MD5
+matches the blob's Content-MD5). So an interrupted download never leaves a partial
 file under the final name, and the next attempt continues from the partial's length
 with a ranged, ETag-conditioned request (a blob changed in between makes the old
 partial useless: its tag no longer matches, and it is deleted).
@@ -15,19 +15,20 @@ interrupted upload leaves the previous blob (or none) in place.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from azml.data.progress import Progress
 from azml.data.state import Entry
 
 HASH_BLOCK = 1024 * 1024
 PARTIAL = ".azml-partial"
+_PARTIAL_NAME = re.compile(r"\.(.+)\.[0-9a-f]{12}" + re.escape(PARTIAL))
 
 
 class Cancelled(Exception):
@@ -69,34 +70,52 @@ def file_md5(path: Path, upto: int | None = None) -> Any:
     return digest
 
 
+def partials_under(top: Path) -> dict[Path, list[Path]]:
+    """Partial downloads found under ``top``, by the target they are for (one walk)."""
+    found: dict[Path, list[Path]] = {}
+    for folder, _dirs, names in os.walk(top):
+        for name in names:
+            match = _PARTIAL_NAME.fullmatch(name)
+            if match:
+                found.setdefault(Path(folder) / match.group(1), []).append(Path(folder) / name)
+    return found
+
+
 def download(client: Any, blob: RemoteFile, target: Path, cancel: threading.Event,
-             progress: Progress) -> tuple[Entry, int]:
+             progress: Progress, partials: Sequence[Path] = (), verify: bool = False) -> tuple[Entry, int]:
     """Fetch ``blob`` onto ``target``; returns its sync entry and the offset resumed from.
 
-    If the blob changed since it was listed (412), its properties are read again and
-    the download starts over once.
+    ``partials`` are the partial downloads of ``target`` found beforehand (see
+    :func:`partials_under`); one for another blob version is deleted. If the blob
+    changed since it was listed (412), its properties are read again and the download
+    starts over once. ``verify`` hashes the bytes and compares them with the blob's
+    Content-MD5 (when it has one); the size is always checked.
     """
     from azure.core.exceptions import ResourceModifiedError
 
     try:
-        return _download(client, blob, target, cancel, progress)
+        return _download(client, blob, target, cancel, progress, partials, verify)
     except ResourceModifiedError:
         props = client.get_blob_client(blob.name).get_blob_properties()
         md5 = props.content_settings.content_md5
         fresh = RemoteFile(blob.name, int(props.size), str(props.etag), bytes(md5).hex() if md5 else "")
-        return _download(client, fresh, target, cancel, progress)
+        return _download(client, fresh, target, cancel, progress, [partial_path(target, blob.etag)],
+                         verify)
 
 
 def _download(client: Any, blob: RemoteFile, target: Path, cancel: threading.Event,
-              progress: Progress) -> tuple[Entry, int]:
+              progress: Progress, partials: Sequence[Path], verify: bool) -> tuple[Entry, int]:
     target.parent.mkdir(parents=True, exist_ok=True)
     part = partial_path(target, blob.etag)
-    _remove_stale_partials(target, keep=part)
+    for stale in partials:
+        if stale != part:
+            _unlink(stale)
     offset = part.stat().st_size if part.exists() else 0
     if offset > blob.size:
         part.unlink()
         offset = 0
-    digest = file_md5(part) if offset else hashlib.md5()
+    check = verify and bool(blob.md5)
+    digest = (file_md5(part) if offset else hashlib.md5()) if check else None
     progress.add_bytes(offset)
     with open(part, "ab") as fh:
         if offset < blob.size:
@@ -104,13 +123,14 @@ def _download(client: Any, blob: RemoteFile, target: Path, cancel: threading.Eve
     size = part.stat().st_size
     if size != blob.size:
         raise TransferFailed(f"blob '{blob.name}': got {size} bytes, expected {blob.size}")
-    if blob.md5 and digest.hexdigest() != blob.md5:
+    if digest is not None and digest.hexdigest() != blob.md5:
         part.unlink()
         raise TransferFailed(f"blob '{blob.name}': content does not match its Content-MD5; "
                              "the download was discarded")
     os.replace(part, target)
     st = target.stat()
-    return Entry(blob.etag, blob.size, digest.hexdigest(), st.st_mtime_ns), offset
+    # the blob's Content-MD5 stands for the content: the file has its size and ETag-pinned bytes
+    return Entry(blob.etag, blob.size, blob.md5, st.st_mtime_ns), offset
 
 
 def _fetch_into(client: Any, blob: RemoteFile, offset: int, fh: Any, digest: Any,
@@ -126,21 +146,19 @@ def _fetch_into(client: Any, blob: RemoteFile, offset: int, fh: Any, digest: Any
         max_concurrency=1, decompress=False)
     for chunk in stream.chunks():
         fh.write(chunk)
-        digest.update(chunk)
+        if digest is not None:
+            digest.update(chunk)
         progress.add_bytes(len(chunk))
         if cancel.is_set():
             fh.flush()
             raise Cancelled()
 
 
-def _remove_stale_partials(target: Path, keep: Path) -> None:
-    pattern = str(target.with_name(f".{glob.escape(target.name)}.*{PARTIAL}"))
-    for stale in glob.glob(pattern):
-        if Path(stale) != keep:
-            try:
-                os.unlink(stale)
-            except OSError:
-                pass
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def upload(client: Any, source: Path, name: str, md5_hex: str, cancel: threading.Event,
