@@ -63,21 +63,20 @@ class Azurite:
         return {"BLOB_ACCOUNT_NAME": ACCOUNT, "BLOB_CONTAINER_NAME": container,
                 "BLOB_ACCOUNT_KEY": KEY, "BLOB_ACCOUNT_URL": self.url, **extra}
 
-    def start(self, timeout: float = 60.0) -> "Azurite":
+    def start(self, timeout: float = 60.0) -> Azurite:
         reason = missing_reason()
         if reason:
             raise AzuriteMissing(reason)
         self.location.mkdir(parents=True, exist_ok=True)
         for _attempt in range(3):  # a free port can be taken between probe and bind
             self.port = free_port()
-            log = open(self.location / "azurite.log", "ab")
-            self.process = subprocess.Popen(
-                [str(BINARY), "--skipApiVersionCheck", "--disableTelemetry", "--silent",
-                 "--location", str(self.location), "--blobHost", "127.0.0.1",
-                 "--blobPort", str(self.port)],
-                cwd=self.location, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")})
-            log.close()
+            with open(self.location / "azurite.log", "ab") as log:
+                self.process = subprocess.Popen(
+                    [str(BINARY), "--skipApiVersionCheck", "--disableTelemetry", "--silent",
+                     "--location", str(self.location), "--blobHost", "127.0.0.1",
+                     "--blobPort", str(self.port)],
+                    cwd=self.location, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    env={k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")})
             if self._wait_ready(timeout):
                 return self
             self.stop()

@@ -60,7 +60,7 @@ class Workspace:
     def cli(self, *args: str, env: dict[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "azml", *args], cwd=self.root,
-                              env=env or self.env, capture_output=True, text=True, timeout=timeout)
+                              env=env or self.env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture

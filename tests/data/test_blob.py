@@ -213,9 +213,9 @@ def test_a_second_pull_of_the_same_folder_at_once_is_refused(ws: Workspace) -> N
     settings = ws.settings()
     location_state = SyncState.load(settings.azml_home, url=ws.azurite.url, container=ws.container,
                                     local=settings.datastore_root / "f3", prefix="", warn=print)
-    with location_state.locked("f3"):
-        with pytest.raises(UsageError, match="another azml data pull or push is working on f3"):
-            pull(settings, "f3", "raw", out=None)
+    with location_state.locked("f3"), pytest.raises(UsageError, match="another azml data pull or push "
+                                                                        "is working on f3"):
+        pull(settings, "f3", "raw", out=None)
 
 
 def test_verify_discards_a_download_that_does_not_match_its_content_md5(ws: Workspace) -> None:

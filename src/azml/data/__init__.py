@@ -10,7 +10,8 @@ talk to storage, so the registry and this package import without it.
 
 from __future__ import annotations
 
-from azml.data.blob import DEFAULT_WORKERS, SyncResult, pull, pull_missing, push, split_spec
+from azml.data.blob import DEFAULT_WORKERS, SyncResult, pull, pull_missing, push
+from azml.data.paths import split_spec
 from azml.data.registry import DatasetVersion, get_dataset, list_datasets, register, resolve_dataset
 
 __all__ = [

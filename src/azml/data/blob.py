@@ -30,11 +30,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from azml.data import storage
+from azml.data.paths import check_datastore, normalize_path
 from azml.data.progress import Progress, mb
-from azml.data.paths import check_datastore, normalize_path, split_spec
 from azml.data.state import Entry, SyncState
-from azml.data.transfer import (PARTIAL, Cancelled, RemoteFile, TransferFailed, download, file_md5,
-                                partials_under, upload)
+from azml.data.transfer import (
+    PARTIAL,
+    Cancelled,
+    RemoteFile,
+    TransferFailed,
+    download,
+    file_md5,
+    partials_under,
+    upload,
+)
 from azml.errors import AzmlError, StorageError, TransferInterruptedError, UsageError
 from azml.settings import Settings
 
@@ -163,7 +171,7 @@ def _list(client: Any, settings: Settings, location: storage.BlobLocation, prefi
             found.append(RemoteFile(name, int(item.size), str(item.etag), bytes(md5).hex() if md5 else ""))
     except AzmlError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (every SDK error becomes one StorageError line)
         storage.raise_storage_error(exc, settings, location, f"listing '{prefix or '/'}'")
     _check_names(found, location)
     return found
@@ -292,7 +300,7 @@ def _run_pool(items: list[Any], work: Callable[[Any, threading.Event], tuple[str
     def run(item: Any) -> None:
         try:
             finished.put((True, work(item, cancel)))
-        except BaseException as exc:  # handed to the main thread, which decides
+        except BaseException as exc:  # noqa: BLE001 (handed to the main thread, which decides)
             finished.put((False, exc))
 
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(items))), thread_name_prefix="azml-data")

@@ -53,7 +53,7 @@ class SyncState:
 
     @classmethod
     def load(cls, home: Path, *, url: str, container: str, local: Path, prefix: str,
-             warn: Callable[[str], None]) -> "SyncState":
+             warn: Callable[[str], None]) -> SyncState:
         """The state for this pairing; empty (with a warning if it was corrupt) when unreadable."""
         header = {"url": url, "container": container, "local": str(local), "prefix": prefix}
         digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode()).hexdigest()[:24]

@@ -121,7 +121,11 @@ def raise_storage_error(exc: BaseException, settings: Settings, location: BlobLo
 
 def translate(exc: BaseException, settings: Settings, location: BlobLocation, doing: str) -> StorageError:
     """The StorageError for ``exc``, raised while ``doing`` (e.g. "listing 'raw/'")."""
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+    )
 
     code = str(getattr(exc, "error_code", "") or "")
     status = getattr(exc, "status_code", None)

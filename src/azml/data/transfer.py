@@ -19,9 +19,10 @@ import hashlib
 import os
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from azml.data.progress import Progress
 from azml.data.state import Entry
