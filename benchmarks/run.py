@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.context import Context, Row, calibrate  # noqa: E402
+from benchmarks.data import section_data  # noqa: E402
 from benchmarks.environment import (BENCH_DIR, REPO, azml_works, cpu_snapshot,  # noqa: E402
                                     ensure_dvc, find_tools, interference, machine)
 from benchmarks.mpi import section_mpi  # noqa: E402
@@ -37,7 +38,7 @@ from benchmarks.report import render  # noqa: E402
 from benchmarks.startup import section_startup  # noqa: E402
 from benchmarks.timing import Failed  # noqa: E402
 
-SECTIONS = ("chain", "noop", "fanout", "startup", "mpi")
+SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "data")
 NEEDS_DVC = {"chain", "noop", "fanout"}
 FULL_REPS = (5, 3)
 QUICK_REPS = (2, 1)
@@ -82,6 +83,7 @@ def _run_sections(ctx: Context, sections: Sequence[str]) -> list[Row]:
         "fanout": lambda: section_fanout(ctx, pending),
         "startup": lambda: section_startup(ctx),
         "mpi": lambda: section_mpi(ctx, pending),
+        "data": lambda: section_data(ctx),
     }
     rows: list[Row] = []
     for name in sections:

@@ -235,3 +235,48 @@ class ModelPathError(AzmlError):
 def exit_code_for(error: BaseException) -> int:
     """Exit code for an error: its class's ``exit_code`` for an AzmlError, else 1."""
     return error.exit_code if isinstance(error, AzmlError) else 1
+
+
+class StorageError(AzmlError):
+    """Blob storage refused or failed a request (auth, missing container, unreachable).
+
+    The message names the account and container, never a key, SAS token or URL query.
+    """
+
+    exit_code = 4
+
+    def __init__(self, account: str, container: str, problem: str, advice: str = "") -> None:
+        self.account = account
+        self.container = container
+        self.problem = problem
+        self.advice = advice
+        tail = f" {advice}" if advice else ""
+        where = f"storage account '{account}'" + (f", container '{container}'" if container else "")
+        super().__init__(f"{where}: {problem}.{tail}")
+
+
+class TransferInterruptedError(AzmlError):
+    """A pull or push was interrupted (Ctrl-C); what finished is kept, partial files resume."""
+
+    exit_code = 130
+
+    def __init__(self, action: str, done: int, total: int) -> None:
+        self.action = action
+        self.done = done
+        self.total = total
+        super().__init__(f"{action} interrupted after {done} of {total} files; "
+                         "run it again to resume (finished files are skipped, partial ones continue)")
+
+
+class DatasetNotFoundError(AzmlError):
+    """No registered dataset (or version of it) has the given name."""
+
+    exit_code = 3
+
+    def __init__(self, name: str, version: int | None, known: Sequence[str] = ()) -> None:
+        self.name = name
+        self.version = version
+        self.known = tuple(known)
+        what = f"dataset '{name}'" + (f" version {version}" if version is not None else "")
+        listed = f" (registered: {', '.join(self.known)})" if self.known else " (none registered)"
+        super().__init__(f"no {what} in the local dataset registry{listed}")
