@@ -215,3 +215,30 @@ class StepNotFoundError(AzmlError):
 def exit_code_for(error: BaseException) -> int:
     """Exit code for an error: its class's ``exit_code`` for an AzmlError, else 1."""
     return error.exit_code if isinstance(error, AzmlError) else 1
+
+
+class StepEnvironmentError(AzmlError):
+    """A step's Python environment cannot be resolved or built from its requirements.
+
+    Attributes:
+        where: the requirements file and line (``file:line``), or the file, or what
+            added the requirement (a target's own packages); empty if unknown.
+        requirement: the offending requirement line, if known.
+        reason: what went wrong, in one line.
+        steps: the steps using this environment.
+    """
+
+    exit_code = 2
+
+    def __init__(self, where: str, reason: str, requirement: str = "",
+                 steps: Sequence[str] = (), advice: str = "") -> None:
+        self.where = where
+        self.requirement = requirement
+        self.reason = reason
+        self.steps = tuple(steps)
+        self.advice = advice
+        head = f"{where}: " if where else ""
+        line = f"requirement '{requirement}': " if requirement else ""
+        users = f" (steps: {', '.join(self.steps)})" if self.steps else ""
+        tail = f" {advice}" if advice else ""
+        super().__init__(f"{head}{line}{reason}{users}.{tail}")
