@@ -47,7 +47,7 @@ def request(*lines: str, digest: str = "d", files: tuple[Path, ...] = (),
 
 
 def imports(env: envs.Env, module: str) -> bool:
-    done = subprocess.run([str(env.python), "-c", f"import {module}"], capture_output=True)
+    done = subprocess.run([str(env.python), "-c", f"import {module}"], check=False, capture_output=True)
     return done.returncode == 0
 
 
@@ -105,7 +105,7 @@ def test_missing_package_fails_with_the_hint_and_the_fix_passes(tmp_path: Path,
     def run(lines: tuple[str, ...], digest: str) -> subprocess.CompletedProcess[str]:
         env = builder.prepare([request(*lines, digest=digest, files=(reqs,))])[digest]
         argv = script_command(env.python, "train.py", [], work)
-        return subprocess.run(argv, cwd=work, capture_output=True, text=True,
+        return subprocess.run(argv, cwd=work, check=False, capture_output=True, text=True,
                               env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
 
     failed = run(("alpha",), "d1")
@@ -128,12 +128,12 @@ def test_current_interpreter_has_what_the_requirements_forget(tmp_path: Path) ->
                      out=io.StringIO()).prepare([request("six")])["d"]
     base = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
     isolated = subprocess.run(script_command(env.python, "s.py", [], work), cwd=work,
-                              capture_output=True, text=True, env=base)
+                              check=False, capture_output=True, text=True, env=base)
     assert isolated.returncode == 1
     hint = missing_module_hint(isolated.stderr, tmp_path / "r.txt", lines=("six",))
     assert hint is not None and "add 'pyyaml' to" in hint and "'yaml' (distribution pyyaml)" in hint
     current = subprocess.run(script_command(sys.executable, "s.py", [], work), cwd=work,
-                             capture_output=True, text=True, env=base)
+                             check=False, capture_output=True, text=True, env=base)
     assert current.returncode == 0, current.stderr
 
 

@@ -40,10 +40,10 @@ def test_pass_env_config_and_contract_in_order() -> None:
     for name in LEAKY[:-2] + ("VIRTUAL_ENV",):
         if name != "PYTHONPATH":
             assert name not in result.env
-    assert result.warnings == (
-        "--pass-env NOT_SET_ANYWHERE: not set in this shell, so the step will not see it",
-        "--pass-env NCCL_DEBUG: the step sets NCCL_DEBUG itself (config or AzureML); "
-        "the shell's value is not used")
+    not_set = "--pass-env NOT_SET_ANYWHERE: not set in this shell, so the step will not see it"
+    taken = ("--pass-env NCCL_DEBUG: the step sets NCCL_DEBUG itself (config or AzureML); "
+             "the shell's value is not used")
+    assert result.warnings == (not_set, taken)
 
 
 def test_names_for_plan_json_have_no_values() -> None:

@@ -25,7 +25,7 @@ def make_wheel(folder: Path, name: str, version: str, modules: Mapping[str, str]
     dist = name.replace("-", "_")
     modules = modules or {f"{dist}.py": f"VERSION = {version!r}\n"}
     info = f"{dist}-{version}.dist-info"
-    metadata = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
                 *[f"Requires-Dist: {r}" for r in requires]]
     files: dict[str, bytes] = {path: text.encode() for path, text in modules.items()}
     files[f"{info}/METADATA"] = ("\n".join(metadata) + "\n").encode()
