@@ -279,7 +279,9 @@ class EnvBuilder:
         if path.exists():
             shutil.rmtree(path)  # a build that never finished
         packages = tuple(_pin_names(pins))
-        progress = Progress(self.out, key[:8], request.steps, packages)
+        wanted = {reqlines.project_name(line) for line in request.lines}
+        shown = sorted(packages, key=lambda p: (reqlines.normalize(p.split()[0]) not in wanted, p))
+        progress = Progress(self.out, key[:8], request.steps, shown)
         start = time.monotonic()
         try:
             interp = self.interpreter(request.python)
