@@ -57,6 +57,10 @@ from azml.targets.local import reqlines
 from azml.targets.local.envprogress import Progress
 from azml.targets.local.pipsources import PackageSources, read_pip_sources
 
+#: The run summary's line when ``azml run --env current`` skips step environments.
+CURRENT_ENV_NOTE = ("--env current: every step ran with azml's own interpreter and packages, "
+                    "not in an environment built from its requirements, so a package missing "
+                    "from a requirements file went unnoticed")
 BUILDER_VERSION = "1"
 MARKER = ".azml-env.json"
 ENVS_FOLDER = "envs"
