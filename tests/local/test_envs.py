@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pwd
 import subprocess
 import sys
 import textwrap
@@ -32,6 +33,11 @@ def wheelhouse(tmp_path: Path) -> Path:
     return folder
 
 
+def machine_sources() -> PackageSources:
+    """pip's configuration for this machine's user (other tests may point HOME elsewhere)."""
+    return read_pip_sources(os.environ, home=pwd.getpwuid(os.getuid()).pw_dir)
+
+
 def local_builder(home: Path, wheelhouse: Path, **kwargs: object) -> EnvBuilder:
     sources = PackageSources(no_index=True, find_links=(str(wheelhouse),))
     options: dict[str, object] = {"sources": sources, "preferences": {}, "offline": True,
@@ -53,7 +59,7 @@ def imports(env: envs.Env, module: str) -> bool:
 
 def test_builds_from_the_configured_pip_sources_offline(tmp_path: Path) -> None:
     """The machine's pip configuration (file:// indexes, find-links) is enough: no network."""
-    sources = read_pip_sources(os.environ)
+    sources = machine_sources()
     assert sources.files, "pip is configured on this machine (see `pip config list`)"
     out = io.StringIO()
     builder = EnvBuilder(tmp_path / "home", sources=sources, offline=True, out=out)
@@ -123,7 +129,7 @@ def test_current_interpreter_has_what_the_requirements_forget(tmp_path: Path) ->
     work = tmp_path / "work"
     work.mkdir()
     (work / "s.py").write_text("import yaml\nprint('ok')\n")
-    sources = read_pip_sources(os.environ)
+    sources = machine_sources()
     env = EnvBuilder(tmp_path / "home", sources=sources, offline=True,
                      out=io.StringIO()).prepare([request("six")])["d"]
     base = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
