@@ -40,7 +40,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
@@ -131,6 +129,8 @@ def uv_binary() -> str:
 
 def installed_versions() -> dict[str, str]:
     """``normalized name -> version`` of every distribution in azml's own environment."""
+    from importlib import metadata  # only when resolving: it is slow to import
+
     found: dict[str, str] = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"] if dist.metadata else None
@@ -140,19 +140,30 @@ def installed_versions() -> dict[str, str]:
 
 
 def _packaged_uv_version(binary: str) -> str | None:
-    """The ``uv`` package's version when ``binary`` is the one it ships (no subprocess)."""
+    """The ``uv`` package's version when ``binary`` is the one it ships.
+
+    Read from the name of its ``uv-X.Y.Z.dist-info`` folder: no subprocess and no
+    ``importlib.metadata`` on the path every run takes.
+    """
     try:
+        import uv
         from uv import find_uv_bin
 
-        if os.path.realpath(find_uv_bin()) == os.path.realpath(binary):
-            return "uv " + metadata.version("uv")
-    except (ImportError, metadata.PackageNotFoundError, OSError):
+        if os.path.realpath(find_uv_bin()) != os.path.realpath(binary):
+            return None
+        site = Path(uv.__file__).resolve().parent.parent
+        infos = sorted(p.name for p in site.glob("uv-*.dist-info"))
+    except (ImportError, OSError):
         return None
-    return None
+    if len(infos) != 1:
+        return None
+    return "uv " + infos[0][len("uv-"):-len(".dist-info")]
 
 
 def network_reachable(hosts: Sequence[str], timeout: float = 1.5) -> bool:
     """Whether any of ``hosts`` accepts a TCP connection on 443 (True when there are none)."""
+    import socket
+
     if not hosts:
         return True
     for host in hosts:

@@ -25,7 +25,6 @@ behaviour, so it is always passed.
 
 from __future__ import annotations
 
-import configparser
 import hashlib
 import os
 import sys
@@ -156,6 +155,8 @@ def _read_sections(files: list[Path]) -> tuple[dict[str, dict[str, str]], list[s
     for path in files:
         if not path.is_file():
             continue
+        import configparser  # only when a pip configuration file exists
+
         parser = configparser.RawConfigParser()
         try:
             parser.read(path, encoding="utf-8")
