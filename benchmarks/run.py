@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.bigdata import section_bigdata  # noqa: E402
 from benchmarks.context import Context, Row, calibrate  # noqa: E402
 from benchmarks.data import section_data  # noqa: E402
 from benchmarks.environment import (BENCH_DIR, REPO, azml_works, cpu_snapshot,  # noqa: E402
@@ -38,7 +39,11 @@ from benchmarks.report import render  # noqa: E402
 from benchmarks.startup import section_startup  # noqa: E402
 from benchmarks.timing import Failed  # noqa: E402
 
+<<<<<<< HEAD
 SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "data")
+=======
+SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "bigdata")
+>>>>>>> envs
 NEEDS_DVC = {"chain", "noop", "fanout"}
 FULL_REPS = (5, 3)
 QUICK_REPS = (2, 1)
@@ -75,7 +80,7 @@ def _log_to_stderr(start: float) -> Callable[[str], None]:
 
 def _run_sections(ctx: Context, sections: Sequence[str]) -> list[Row]:
     """Every selected section, in order; a crashing section becomes a failed row."""
-    needs_backend = set(sections) & {"chain", "noop", "fanout", "mpi"}
+    needs_backend = set(sections) & {"chain", "noop", "fanout", "mpi", "bigdata"}
     pending = local_backend_pending(ctx) if needs_backend else None
     runners: dict[str, Callable[[], list[Row]]] = {
         "chain": lambda: section_chain(ctx, pending),
@@ -83,7 +88,11 @@ def _run_sections(ctx: Context, sections: Sequence[str]) -> list[Row]:
         "fanout": lambda: section_fanout(ctx, pending),
         "startup": lambda: section_startup(ctx),
         "mpi": lambda: section_mpi(ctx, pending),
+<<<<<<< HEAD
         "data": lambda: section_data(ctx),
+=======
+        "bigdata": lambda: section_bigdata(ctx, pending),
+>>>>>>> envs
     }
     rows: list[Row] = []
     for name in sections:

@@ -280,3 +280,28 @@ class DatasetNotFoundError(AzmlError):
         what = f"dataset '{name}'" + (f" version {version}" if version is not None else "")
         listed = f" (registered: {', '.join(self.known)})" if self.known else " (none registered)"
         super().__init__(f"no {what} in the local dataset registry{listed}")
+class StepEnvironmentError(AzmlError):
+    """A step's Python environment cannot be resolved or built from its requirements.
+
+    Attributes:
+        where: the requirements file and line (``file:line``), or the file, or what
+            added the requirement (a target's own packages); empty if unknown.
+        requirement: the offending requirement line, if known.
+        reason: what went wrong, in one line.
+        steps: the steps using this environment.
+    """
+
+    exit_code = 2
+
+    def __init__(self, where: str, reason: str, requirement: str = "",
+                 steps: Sequence[str] = (), advice: str = "") -> None:
+        self.where = where
+        self.requirement = requirement
+        self.reason = reason
+        self.steps = tuple(steps)
+        self.advice = advice
+        head = f"{where}: " if where else ""
+        line = f"requirement '{requirement}': " if requirement else ""
+        users = f" (steps: {', '.join(self.steps)})" if self.steps else ""
+        tail = f" {advice}" if advice else ""
+        super().__init__(f"{head}{line}{reason}{users}.{tail}")

@@ -71,3 +71,23 @@ def test_secret_named_environment_values_are_stored_as_digests(make_plan) -> Non
     assert "hunter2" not in text and "visible" in text
     other, _ = _parts(make_plan, env={"DB_PASSWORD": "changed", "PLAIN": "visible"})
     assert explain(prep, other, MANIFESTS.get) == "environment variable DB_PASSWORD changed"
+
+
+def test_cloud_reuse_note_only_for_data_content() -> None:
+    from azml.targets.local.reuse import CLOUD_REUSE_NOTE, cloud_reuse_note
+
+    base = {"script": "a.py", "snapshot": "s1", "arguments": ["lit:x"],
+            "inputs": {"raw": {"datastore": "d", "path": "raw/", "mode": "mount",
+                               "reference": None, "manifest": "m1"},
+                       "up": {"step": "prep", "output": "o", "from": "run1.prep"}}}
+    data = {**base, "inputs": {**base["inputs"], "raw": {**base["inputs"]["raw"], "manifest": "m2"}}}
+    assert cloud_reuse_note(base, data, allow_reuse=True) == CLOUD_REUSE_NOTE
+    assert cloud_reuse_note(base, data, allow_reuse=False) is None
+    assert cloud_reuse_note(None, data, allow_reuse=True) is None
+    assert cloud_reuse_note(base, base, allow_reuse=True) is None
+    moved = {**data, "inputs": {**data["inputs"], "raw": {**data["inputs"]["raw"], "path": "new/"}}}
+    assert cloud_reuse_note(base, moved, allow_reuse=True) is None
+    source = {**data, "snapshot": "s2"}
+    assert cloud_reuse_note(base, source, allow_reuse=True) is None
+    upstream = {**data, "inputs": {**data["inputs"], "up": {**base["inputs"]["up"], "from": "run2.prep"}}}
+    assert cloud_reuse_note(base, upstream, allow_reuse=True) is None

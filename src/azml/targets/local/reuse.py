@@ -162,3 +162,44 @@ def _changed_files(old: dict[str, str] | None, new: dict[str, str] | None) -> li
 
 def dumps(parts: Mapping[str, Any]) -> str:
     return json.dumps(parts, sort_keys=True, separators=(",", ":"))
+
+
+#: Said when a step reruns locally only because its input data changed.
+CLOUD_REUSE_NOTE = ("AzureML would reuse this step: it does not look at the data's content, "
+                    "only at its datastore and path (set allow_reuse: false to rerun there too)")
+
+
+def only_data_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether ``new`` differs from ``old`` only in the content of datastore inputs.
+
+    AzureML v1 decides reuse from the step's definition, its source snapshot and
+    its data *references* (datastore, path, mode), never the bytes behind them,
+    so such a step would be Reused there although it reruns here.
+    """
+    if dict(old) == dict(new):
+        return False
+    rest_old = {k: v for k, v in old.items() if k != "inputs"}
+    rest_new = {k: v for k, v in new.items() if k != "inputs"}
+    if rest_old != rest_new:
+        return False
+    old_inputs, new_inputs = old.get("inputs", {}), new.get("inputs", {})
+    if set(old_inputs) != set(new_inputs):
+        return False
+    for name, spec in new_inputs.items():
+        before = old_inputs[name]
+        if "datastore" not in spec:
+            if before != spec:
+                return False
+            continue
+        if {k: v for k, v in before.items() if k != "manifest"} != \
+                {k: v for k, v in spec.items() if k != "manifest"}:
+            return False
+    return True
+
+
+def cloud_reuse_note(old: Mapping[str, Any] | None, new: Mapping[str, Any],
+                     allow_reuse: bool) -> str | None:
+    """:data:`CLOUD_REUSE_NOTE` when the step reruns only for changed data and may be reused."""
+    if not allow_reuse or old is None or not only_data_changed(old, new):
+        return None
+    return CLOUD_REUSE_NOTE

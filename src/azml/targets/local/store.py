@@ -243,6 +243,31 @@ class Store:
                 "AND status IN ('NotStarted','Queued','Running')", (reason, now, run_id))
 
 
+    # -- folder stat cache (added for the fast no-op; see hashing.Hasher.tree_digest) --
+
+    #: Created on first write, so stores made before it need no schema change.
+    TREE_STATS_TABLE = (
+        "CREATE TABLE IF NOT EXISTS tree_stats(root TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+        "manifest TEXT NOT NULL, newest_ns INTEGER NOT NULL, indexed_ns INTEGER NOT NULL, "
+        "files INTEGER NOT NULL) WITHOUT ROWID")
+
+    def tree_stat(self, root: str) -> sqlite3.Row | None:
+        """The recorded stat fingerprint of folder ``root`` and its manifest digest, if any."""
+        try:
+            return self.conn.execute(
+                "SELECT fingerprint, manifest, newest_ns, indexed_ns, files FROM tree_stats "
+                "WHERE root=?", (root,)).fetchone()
+        except sqlite3.OperationalError:  # no such table yet: nothing recorded
+            return None
+
+    def remember_tree(self, root: str, fingerprint: str, manifest: str, newest_ns: int,
+                      indexed_ns: int, files: int) -> None:
+        """Queue the fingerprint of folder ``root`` (taken at ``indexed_ns``) -> manifest digest."""
+        self.defer(self.TREE_STATS_TABLE)
+        self.defer("INSERT OR REPLACE INTO tree_stats VALUES(?,?,?,?,?,?)",
+                   (root, fingerprint, manifest, newest_ns, indexed_ns, files))
+
+
 def open_store(home: Path) -> Store:
     """The store under ``home`` (created on first use)."""
     return Store(home)
