@@ -39,11 +39,7 @@ from benchmarks.report import render  # noqa: E402
 from benchmarks.startup import section_startup  # noqa: E402
 from benchmarks.timing import Failed  # noqa: E402
 
-<<<<<<< HEAD
-SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "data")
-=======
-SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "bigdata")
->>>>>>> envs
+SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "data", "bigdata")
 NEEDS_DVC = {"chain", "noop", "fanout"}
 FULL_REPS = (5, 3)
 QUICK_REPS = (2, 1)
@@ -88,11 +84,8 @@ def _run_sections(ctx: Context, sections: Sequence[str]) -> list[Row]:
         "fanout": lambda: section_fanout(ctx, pending),
         "startup": lambda: section_startup(ctx),
         "mpi": lambda: section_mpi(ctx, pending),
-<<<<<<< HEAD
         "data": lambda: section_data(ctx),
-=======
         "bigdata": lambda: section_bigdata(ctx, pending),
->>>>>>> envs
     }
     rows: list[Row] = []
     for name in sections:
