@@ -95,6 +95,7 @@ def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     for name in list(os.environ):
         if name.startswith(("AZML_", "BLOB_", "AML_", "AZUREML_", "OMPI_COMM_WORLD")):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZML_TRACKING", "off")  # tests that check tracking turn it on
     monkeypatch.setenv("AZML_HOME", str(home))
     monkeypatch.setenv("AZML_DATASTORE_ROOT", str(datastores))
     monkeypatch.chdir(root)
