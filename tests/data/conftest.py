@@ -72,7 +72,7 @@ def ws(azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Wor
     for name in list(os.environ):
         if name.startswith(("AZML_", "BLOB_", "AML_", "AZUREML_", "AZURE_")):
             monkeypatch.delenv(name, raising=False)
-    settings_env = {**azurite.env(container), "AZML_HOME": str(root / ".azml"),
+    settings_env = {**azurite.env(container), "AZML_HOME": str(root / ".azml"), "AZML_TRACKING": "off",
                     "AZML_DATASTORE_ROOT": str(root / "datastores")}
     for key, value in settings_env.items():
         monkeypatch.setenv(key, value)
