@@ -36,6 +36,11 @@ if not _loopback_works():
 # Tracking starts an MLflow server per AZML_HOME; tests that check tracking turn it on.
 os.environ["AZML_TRACKING"] = "off"
 
+# Step environments are built with uv; its download cache stays the user's (the test
+# session's XDG_CACHE_HOME below is fresh), so a second run of the suite, or one with
+# the network off, installs from that cache.
+os.environ.setdefault("UV_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "uv"))
+
 # The schema-pass cache (azml.config.schema) goes to a private folder, not the user's.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="azml-test-cache-")
 

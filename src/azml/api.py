@@ -80,6 +80,9 @@ def run(
     max_parallel: int | None = None,
     fail_fast: bool = False,
     parameters: Mapping[str, Any] | None = None,
+    env_mode: str = "isolated",
+    pass_env: Sequence[str] = (),
+    pull: bool = False,
     out: TextIO | None = None,
 ) -> Any:
     """Run the pipeline locally; RunFailedError unless every step Completed or was Reused.
@@ -98,6 +101,9 @@ def run(
         reuse=reuse,
         max_parallel=max_parallel,
         fail_fast=fail_fast,
+        env_mode=env_mode,
+        pass_env=pass_env,
+        pull=pull,
         out=out,
     )
     if result.status != "Completed":

@@ -87,6 +87,13 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--experiment", default="local", help="experiment name recorded with the run")
     p.add_argument("--fail-fast", action="store_true",
                    help="stop independent branches as soon as one step fails")
+    p.add_argument("--env", choices=("isolated", "current"), default="isolated", dest="env_mode",
+                   help="isolated (default): each step in an environment built from its "
+                   "requirements; current: azml's own interpreter and packages")
+    p.add_argument("--pass-env", action="append", default=[], metavar="NAME",
+                   help="give steps this shell variable too (repeatable; AzureML would not)")
+    p.add_argument("--pull", action="store_true",
+                   help="pull missing datastore inputs from blob storage before running")
     p.set_defaults(handler=_run)
 
 
@@ -195,7 +202,8 @@ def _run(args: argparse.Namespace) -> int:
     from azml import api
 
     api.run(args.config, env_file=args.env_file, params=args.param, experiment=args.experiment,
-            reuse=not args.no_reuse, max_parallel=args.max_parallel, fail_fast=args.fail_fast)
+            reuse=not args.no_reuse, max_parallel=args.max_parallel, fail_fast=args.fail_fast,
+            env_mode=args.env_mode, pass_env=args.pass_env, pull=args.pull)
     return 0
 
 

@@ -36,6 +36,12 @@ KNOWN_VARIABLES = (
     "AML_COMPUTE_CLUSTER_PRIORITY",
     "AZML_HOME",
     "AZML_DATASTORE_ROOT",
+    "AZML_ENVS",
+    "AZML_PASS_ENV",
+    "AZML_STEP_SECRETS",
+    "AZML_TRACKING",
+    "AZML_TRACKING_IDLE",
+    "AZML_MAX_LOCAL_RANKS",
     "AZML_AUTH",
     "AZURE_TENANT_ID",
     "AZURE_CLIENT_ID",
@@ -73,6 +79,20 @@ class Settings:
     @property
     def azml_home(self) -> Path:
         return _resolve(self.get("AZML_HOME") or ".azml", self.base_dir)
+
+    @property
+    def envs_root(self) -> Path:
+        """Where step environments are kept: ``AZML_ENVS``, else azml's user cache.
+
+        Environments are named by their content, so every project on the machine
+        can share one (as uv and pip share their caches); the parent folder holds
+        the ``envs/`` folder.
+        """
+        raw = self.get("AZML_ENVS")
+        if raw:
+            return _resolve(raw, self.base_dir)
+        cache = self.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return Path(cache) / "azml"
 
     @property
     def datastore_root(self) -> Path:

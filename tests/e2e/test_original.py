@@ -80,10 +80,14 @@ def test_argparse_script_declaring_input_data_gets_it_by_prefix(proj: Project) -
 
 def test_fire_script_gets_input_as_a_keyword(proj: Project) -> None:
     proj.copy("chain")
+    proj.script("env/requirements.txt", "fire>=0.5\n")  # the step's environment has fire
     _chain(proj, "second.py", "import json, os\nimport fire\n\n"
            "def run(*options, input=None, epochs=None, fast=None):\n"
            "    print(json.dumps({'files': os.listdir(input), 'epochs': epochs, 'fast': fast}))\n\n"
            "fire.Fire(run)\n")
+    config = json.loads((proj.root / "pipeline_config.json").read_text())
+    config["step2"]["requirements"] = "env/requirements.txt"
+    (proj.root / "pipeline_config.json").write_text(json.dumps(config))
     run = proj.run()
     assert run.status == "Completed", proj.outputs[-1]
     (seen,) = _json_lines(str(run.steps[1].log))

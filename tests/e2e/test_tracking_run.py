@@ -53,6 +53,8 @@ def test_metrics_and_model_of_a_local_run(tracked: Project) -> None:
     proj = tracked
     proj.script("src/train.py", SDK_STEP)
     proj.script("src/score.py", MLFLOW_STEP)
+    # as on AzureML, a step that imports mlflow lists it (the client; the server is azml's)
+    proj.script("env/requirements.txt", "mlflow-skinny>=2.16,<3.16\n")
     proj.write_config({
         "train": {"type": "PythonScriptStep", "name": "train", "script": "train.py",
                   "source_directory": "src",
@@ -62,7 +64,8 @@ def test_metrics_and_model_of_a_local_run(tracked: Project) -> None:
                   "register_model": {"name": "unet", "path": "model/weights.bin",
                                      "tags": {"stage": "dev"}}},
         "score": {"type": "PythonScriptStep", "name": "score", "script": "score.py",
-                  "source_directory": "src", "inputs": {"m": "train.model"}, "outputs": []},
+                  "source_directory": "src", "inputs": {"m": "train.model"}, "outputs": [],
+                  "requirements": "env/requirements.txt"},
     })
     result = proj.cli("run", "pipeline_config.json", "--experiment", "nyc-taxi", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

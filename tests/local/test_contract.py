@@ -4,30 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from azml.settings import load_settings
 from azml.targets.local.contract import (
     StepPaths,
-    base_environment,
     contract_variables,
+    pass_env_names,
     resolve_arguments,
-    step_environment,
-    withheld_secrets,
 )
+from azml.targets.local.process_env import step_environ
 from tests.local.conftest import step
 
 
-def test_base_environment_withholds_secrets_and_stale_contract_variables() -> None:
+def test_shell_secrets_and_stale_contract_variables_never_reach_a_step() -> None:
     environ = {"PATH": "/bin", "HOME": "/root", "BLOB_ACCOUNT_KEY": "k", "AZURE_CLIENT_SECRET": "s",
-               "DB_PASSWORD": "p", "HF_TOKEN": "t", "AZUREML_RUN_ID": "old", "AML_PARAMETER_lr": "9",
-               "OMPI_COMM_WORLD_RANK": "3", "RANK": "1", "MASTER_PORT": "1", "OMPI_MCA_btl": "self",
-               "AZ_BATCH_MASTER_NODE": "x:1"}
-    env = base_environment(environ)
-    assert env == {"PATH": "/bin", "HOME": "/root", "OMPI_MCA_btl": "self"}
-    assert withheld_secrets(environ) == ["AZURE_CLIENT_SECRET", "BLOB_ACCOUNT_KEY", "DB_PASSWORD", "HF_TOKEN"]
+               "AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=https;AccountKey=x",
+               "GITHUB_PAT": "p", "PYTHONPATH": "/mine", "CUDA_VISIBLE_DEVICES": "1",
+               "MLFLOW_RUN_ID": "old", "MLFLOW_TRACKING_URI": "http://x", "AZUREML_RUN_ID": "old",
+               "AML_PARAMETER_lr": "9", "OMPI_COMM_WORLD_RANK": "3", "RANK": "1", "LC_ALL": "C"}
+    built = step_environ(environ, contract={"AZUREML_RUN_ID": "new"})
+    assert built.env == {"PATH": "/bin", "HOME": "/root", "LC_ALL": "C", "AZUREML_RUN_ID": "new"}
 
 
-def test_secrets_listed_on_purpose_pass_through() -> None:
-    env = base_environment({"HF_TOKEN": "t", "DB_PASSWORD": "p", "AZML_STEP_SECRETS": " HF_TOKEN ,x"})
-    assert env == {"HF_TOKEN": "t", "AZML_STEP_SECRETS": " HF_TOKEN ,x"}
+def test_names_passed_on_purpose(tmp_path) -> None:
+    settings = load_settings(environ={"AZML_PASS_ENV": "PYTHONPATH", "AZML_STEP_SECRETS": " HF_TOKEN ,x"},
+                             base_dir=tmp_path)
+    names = pass_env_names(settings, ["GITHUB_PAT"])
+    assert names == ["GITHUB_PAT", "PYTHONPATH", "HF_TOKEN", "x"]
+    built = step_environ({"PATH": "/bin", "HF_TOKEN": "t", "PYTHONPATH": "/p", "GITHUB_PAT": "g"},
+                         pass_env=names)
+    assert built.env == {"PATH": "/bin", "HF_TOKEN": "t", "PYTHONPATH": "/p", "GITHUB_PAT": "g"}
+    assert any("x" in w for w in built.warnings)  # a name that is not set: a warning
 
 
 def test_arguments_and_variables(make_plan) -> None:
@@ -52,8 +58,9 @@ def test_arguments_and_variables(make_plan) -> None:
         "AML_PARAMETER_lr": "0.5",
         "AML_PARAMETER_flag": "True",
     }
-    env = step_environment({"PATH": "/bin", "MY_VAR": "0"}, train, variables)
-    assert env["PYTHONUNBUFFERED"] == "1" and env["MY_VAR"] == "1" and env["PATH"] == "/bin"
+    env = step_environ({"PATH": "/bin", "MY_VAR": "0"}, config=train.environment_variables,
+                       contract=variables).env
+    assert env["MY_VAR"] == "1" and env["PATH"] == "/bin" and "PYTHONUNBUFFERED" not in env
     prep = plan.steps["prep"]
     prep_vars = contract_variables(prep, plan.parameters, StepPaths({"raw": Path("/ds/r")},
                                    {"data": Path("/o")}), "run.prep")
@@ -70,7 +77,8 @@ def test_mpi_master_node_variables(make_plan) -> None:
     assert one["AZ_BATCHAI_MPI_MASTER_NODE"] == "127.0.0.1" and "AZ_BATCH_MASTER_NODE" not in one
     two = contract_variables(plan.steps["two"], {}, StepPaths(), "r.two", master_port=4242)
 
-    assert two["AZ_BATCH_MASTER_NODE"] == "127.0.0.1:4242" and "AZ_BATCHAI_MPI_MASTER_NODE" not in two
+    # AzureML sets both on several nodes (v1 distributed-training guide)
+    assert two["AZ_BATCH_MASTER_NODE"] == "127.0.0.1:4242" and two["AZ_BATCHAI_MPI_MASTER_NODE"] == "127.0.0.1"
     assert "MASTER_ADDR" not in two and "MASTER_PORT" not in two
 
 

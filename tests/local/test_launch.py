@@ -24,9 +24,14 @@ def mpi_plan(make_plan):
     })
 
 
-def test_python_step_uses_this_interpreter(mpi_plan) -> None:
-    command = launch.step_command(mpi_plan.steps["py"], ["--a"], {}, Path("/tmp"))
-    assert command.argv == [sys.executable, "c.py", "--a"] and command.launcher == "python"
+PY = "/envs/x/bin/python"
+ROOT = Path("/runs/r/s/work")
+BOOT = ["-u", str(launch.BOOT), "--root", str(ROOT), "--"]
+
+
+def test_python_step_uses_the_step_interpreter_through_the_boot_script(mpi_plan) -> None:
+    command = launch.step_command(mpi_plan.steps["py"], ["--a"], {}, Path("/tmp"), python=PY, root=ROOT)
+    assert command.argv == [PY, *BOOT, "c.py", "--a"] and command.launcher == "python"
 
 
 def test_mpirun_command(mpi_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,40 +40,48 @@ def test_mpirun_command(mpi_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     fake.chmod(0o755)
     monkeypatch.setattr(procs, "loopback_works", lambda: True)
     env = {"PATH": str(tmp_path)}
-    one = launch.step_command(mpi_plan.steps["one"], ["--x", "1"], env, tmp_path)
+    one = launch.step_command(mpi_plan.steps["one"], ["--x", "1"], env, tmp_path, python=PY, root=ROOT)
     assert one.launcher == "mpirun" and one.argv[0] == str(fake)
     tail = one.argv[one.argv.index("-np"):]
-    assert tail == ["-np", "2", sys.executable, "a.py", "--x", "1"]
+    assert tail == ["-np", "2", PY, *BOOT, "a.py", "--x", "1"]
     assert {"--oversubscribe", "--tag-output"} <= set(one.argv)
-    two = launch.step_command(mpi_plan.steps["two"], [], env, tmp_path)
+    two = launch.step_command(mpi_plan.steps["two"], [], env, tmp_path, python=PY, root=ROOT)
     tail = two.argv[two.argv.index("-np"):]
-    assert tail == ["-np", "6", sys.executable, str(launch.SHIM), "--ppn", "3", "--", "b.py"]
+    assert tail == ["-np", "6", PY, str(launch.SHIM), "--ppn", "3", "--azureml", "--", *BOOT, "b.py"]
 
 
 def test_torchrun_when_mpirun_is_missing(mpi_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(procs, "loopback_works", lambda: True)
-    monkeypatch.setattr(launch.importlib.util, "find_spec", lambda name: object())
-    command = launch.step_command(mpi_plan.steps["one"], [], {"PATH": str(tmp_path)}, tmp_path)
+    monkeypatch.setattr(launch, "has_torch", lambda python: python == PY)
+    command = launch.step_command(mpi_plan.steps["one"], [], {"PATH": str(tmp_path)}, tmp_path,
+                                  python=PY, root=ROOT)
     assert command.launcher == "torchrun"
-    assert command.argv[:3] == [sys.executable, "-m", "torch.distributed.run"]
-    assert command.argv[-5:] == [str(launch.SHIM), "--ppn", "2", "--", "a.py"]
+    assert command.argv[:3] == [PY, "-m", "torch.distributed.run"]
+    assert command.argv[-11:] == [str(launch.SHIM), "--ppn", "2", "--azureml", "--", *BOOT, "a.py"]
 
 
 def test_no_launcher_is_a_clear_error(mpi_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(launch.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(launch, "has_torch", lambda python: False)
     with pytest.raises(LaunchError, match="mpirun .* is not on PATH and torch is not installed"):
-        launch.step_command(mpi_plan.steps["one"], [], {"PATH": str(tmp_path)}, tmp_path)
+        launch.step_command(mpi_plan.steps["one"], [], {"PATH": str(tmp_path)}, tmp_path,
+                            python=PY, root=ROOT)
     with pytest.raises(LaunchError, match="AZML_MPI_LAUNCHER=mpirun but mpirun is not on PATH"):
-        launch.choose_launcher("one", {"PATH": str(tmp_path), "AZML_MPI_LAUNCHER": "mpirun"})
+        launch.choose_launcher("one", {"PATH": str(tmp_path), "AZML_MPI_LAUNCHER": "mpirun"}, PY)
     with pytest.raises(LaunchError, match="not a known launcher"):
-        launch.choose_launcher("one", {"AZML_MPI_LAUNCHER": "srun"})
+        launch.choose_launcher("one", {"AZML_MPI_LAUNCHER": "srun"}, PY)
+
+
+def test_has_torch_asks_the_step_interpreter() -> None:
+    assert launch.has_torch(sys.executable)  # the test venv has torch
+    assert not launch.has_torch("/nonexistent/python")
 
 
 def test_loopback_down_is_a_clear_error(mpi_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(procs, "loopback_works", lambda: False)
-    monkeypatch.setattr(launch.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(launch, "has_torch", lambda python: True)
     with pytest.raises(LaunchError, match="loopback"):
-        launch.step_command(mpi_plan.steps["one"], [], {"PATH": str(tmp_path)}, tmp_path)
+        launch.step_command(mpi_plan.steps["one"], [], {"PATH": str(tmp_path)}, tmp_path,
+                            python=PY, root=ROOT)
 
 
 def test_rank_variables_per_simulated_node() -> None:

@@ -1,45 +1,33 @@
-"""The contract AzureML v1 gives a step: its argument list and environment variables.
+"""The AzureML contract of a local step run: its argument list and its variables.
 
-Environment of a step process, in order of precedence (later wins):
+The process environment is built from an allow-list (:mod:`process_env`): the
+few shell variables any process needs, the names passed on purpose, the step's
+own ``environment_variables``, and the variables AzureML itself sets, which this
+module computes:
 
-1. The environment azml was started with, minus (a) variables AzureML or an MPI
-   launcher would set (``AZUREML_*``, ``AML_PARAMETER_*``, ``AZ_BATCH*``,
-   ``OMPI_COMM_WORLD_*``, torch's ``RANK``/``WORLD_SIZE``/... ), so stale values
-   from the shell never leak in, and (b) every variable whose name ends in KEY,
-   SECRET, PASSWORD or TOKEN: an AzureML step never sees the submitter's shell,
-   so a script that only works because it can read ``BLOB_ACCOUNT_KEY`` locally
-   would fail in the cloud. Names listed in ``AZML_STEP_SECRETS`` (comma
-   separated) are passed through anyway, on purpose. Values from ``.env`` are
-   never in this environment: azml reads ``.env`` without exporting it.
-2. ``PYTHONUNBUFFERED=1``.
-3. The step's ``environment_variables``.
-4. AzureML's variables: ``AZUREML_RUN_ID`` (the step run id),
-   ``AZUREML_DATAREFERENCE_<name>`` for each data reference, step input and step
-   output, ``AML_PARAMETER_<name>`` for each pipeline parameter the step's
-   arguments use, and for an MpiStep the master-node variable.
+- ``AZUREML_RUN_ID`` (the step run id) and the data variables: their names come
+  from the plan (:meth:`azml.plan.PlannedStep.variables`), the same every target
+  uses; this module fills in local paths and parameter values;
+- for an MpiStep, the master-node variables AzureML adds to every rank
+  (:func:`azml.targets.local.cluster.mpi_job_variables`).
 
-Names come from the plan (:mod:`azml.plan.contract`), the same every target uses.
+Names passed on purpose: ``--pass-env NAME`` (repeatable), ``AZML_PASS_ENV`` and, for
+secrets a step must see, ``AZML_STEP_SECRETS`` (comma-separated lists in settings).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from azml.config.model import ParamValue
 from azml.plan import Flavor, PlannedStep, render_parameter
-from azml.settings import is_secret
+from azml.settings import Settings
+from azml.targets.local.cluster import MASTER_ADDRESS, MULTI_NODE_PORT, mpi_job_variables
 
 PASS_SECRETS_VARIABLE = "AZML_STEP_SECRETS"
-MASTER_ADDRESS = "127.0.0.1"
-_CONTRACT_PREFIXES = ("AZUREML_", "AML_PARAMETER_", "AZ_BATCH", "OMPI_COMM_WORLD_", "TORCHELASTIC_",
-                      "MLFLOW_", "AZURE_ML_")
-_CONTRACT_NAMES = frozenset({
-    "OMPI_UNIVERSE_SIZE", "PMIX_RANK", "PMIX_NAMESPACE", "RANK", "WORLD_SIZE", "LOCAL_RANK",
-    "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT",
-})
+PASS_ENV_VARIABLE = "AZML_PASS_ENV"
 
 
 @dataclass(frozen=True)
@@ -50,23 +38,12 @@ class StepPaths:
     outputs: Mapping[str, Path] = field(default_factory=dict)
 
 
-def base_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The inherited part of every step's environment (rule 1 above)."""
-    allowed = {n.strip() for n in environ.get(PASS_SECRETS_VARIABLE, "").split(",") if n.strip()}
-    env: dict[str, str] = {}
-    for name, value in environ.items():
-        if name in _CONTRACT_NAMES or name.startswith(_CONTRACT_PREFIXES):
-            continue
-        if is_secret(name) and name not in allowed:
-            continue
-        env[name] = value
-    return env
-
-
-def withheld_secrets(environ: Mapping[str, str]) -> list[str]:
-    """Names of secret variables of ``environ`` that steps will not see."""
-    allowed = {n.strip() for n in environ.get(PASS_SECRETS_VARIABLE, "").split(",") if n.strip()}
-    return sorted(n for n in environ if is_secret(n) and n not in allowed)
+def pass_env_names(settings: Settings, extra: Iterable[str] = ()) -> list[str]:
+    """Shell variables the user passes to steps on purpose: ``--pass-env`` and settings."""
+    names: list[str] = [n.strip() for n in extra]
+    for variable in (PASS_ENV_VARIABLE, PASS_SECRETS_VARIABLE):
+        names += [n.strip() for n in (settings.get(variable) or "").split(",")]
+    return [n for n in dict.fromkeys(names) if n]
 
 
 def resolve_arguments(
@@ -87,10 +64,11 @@ def contract_variables(
     master_port: int | None = None,
     flavor: Flavor = "azureml_v1",
 ) -> dict[str, str]:
-    """The variables AzureML itself would set for this step run (rule 4 above).
+    """The variables AzureML itself would set for this step run.
 
-    Their names come from the plan (:meth:`PlannedStep.variables`); this only
-    fills in local values.
+    Their names come from the plan; this only fills in local values. An MpiStep
+    also gets AzureML's master-node variables (``master_port`` for several
+    simulated nodes on this machine; AzureML's own port otherwise).
     """
     env: dict[str, str] = {}
     for variable in step.variables(flavor):
@@ -103,29 +81,5 @@ def contract_variables(
         else:
             env[variable.name] = render_parameter(parameters[variable.ref])
     if step.is_mpi:
-        env.update(master_node_variables(step.node_count, master_port))
+        env.update(mpi_job_variables(step.node_count, MASTER_ADDRESS, master_port or MULTI_NODE_PORT))
     return env
-
-
-def master_node_variables(node_count: int, port: int | None) -> dict[str, str]:
-    """AzureML's MPI master-node variable: one name for one node, another for several."""
-    if node_count <= 1:
-        return {"AZ_BATCHAI_MPI_MASTER_NODE": MASTER_ADDRESS}
-    return {"AZ_BATCH_MASTER_NODE": f"{MASTER_ADDRESS}:{port or 6105}"}
-
-
-def step_environment(
-    base: Mapping[str, str],
-    step: PlannedStep,
-    contract: Mapping[str, str],
-) -> dict[str, str]:
-    """The whole environment of a step process (rules 1 to 4 above)."""
-    env = dict(base)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(step.environment_variables)
-    env.update(contract)
-    return env
-
-
-def current_environment() -> dict[str, str]:
-    return base_environment(os.environ)

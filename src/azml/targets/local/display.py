@@ -33,6 +33,8 @@ class Display:
         self._last_draw = 0.0
         self.tails: dict[str, Callable[[], str]] = {}
         self.broken = False
+        #: sentences for the run summary's end (each once)
+        self.notes: list[str] = []
 
     def write(self, text: str) -> None:
         self._clear()
@@ -70,6 +72,11 @@ class Display:
     def warn(self, message: str) -> None:
         self.write(f"warning: {message}")
 
+    def note(self, message: str) -> None:
+        """A sentence the run summary ends with."""
+        if message not in self.notes:
+            self.notes.append(message)
+
     def tick(self) -> None:
         self._draw(force=False)
 
@@ -89,6 +96,7 @@ class Display:
             for name, path in step.outputs.items():
                 lines.append(f"      output {name}: {path}")
         lines.append(f"Logs: azml logs {run.run_id} [--step STEP]")
+        lines += [f"Note: {note}" for note in self.notes]
         self._emit(self.redact("\n".join(lines)) + "\n")
 
     # -- live table ----------------------------------------------------------------

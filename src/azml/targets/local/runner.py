@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError
@@ -33,6 +34,9 @@ from azml.targets.local.hashing import Hasher, Manifest, list_files
 from azml.targets.local.logs import last_line, split_launcher_log
 from azml.targets.local.model import LocalRun, StepRun
 from azml.targets.local.scheduler import Outcome, Scheduler
+from azml.targets.local.envhints import missing_module_hint
+from azml.targets.local.envs import CURRENT_ENV_NOTE, Env, EnvBuilder, EnvRequest
+from azml.targets.local.process_env import step_environ
 from azml.targets.local.store import Store
 from azml.targets.local.tracker import RunTracker
 from azml.runtime import current_site_packages
@@ -60,12 +64,24 @@ def run_plan(
     reuse: bool = True,
     max_parallel: int | None = None,
     fail_fast: bool = False,
+    env_mode: str = "isolated",
+    pass_env: Sequence[str] = (),
+    flavor: Flavor = "azureml_v1",
+    pull: bool = False,
     out: TextIO | None = None,
 ) -> LocalRun:
     """Run ``plan`` on this machine and return the finished run.
 
+    Args:
+        env_mode: ``isolated`` (each step in an environment built from its
+            requirements) or ``current`` (azml's own interpreter, as before).
+        pass_env: shell variables to give every step on purpose.
+        flavor: whose contract the steps get (``azureml_v1`` or ``azureml_v2``).
+        pull: pull missing datastore inputs from blob storage first.
+
     Raises:
         DataNotFoundError: a datastore input is missing (nothing has run).
+        StepEnvironmentError: a step environment cannot be resolved (nothing has run).
         SnapshotError: a source directory cannot be snapshotted (nothing has run).
         InterruptedRunError: Ctrl-C (or SIGTERM); the run was canceled.
     """
@@ -73,8 +89,9 @@ def run_plan(
     store = Store(settings.azml_home)
     try:
         store.reap_orphans()
-        runner = LocalRunner(plan, settings, store, experiment=experiment, reuse=reuse, out=out)
-        runner.preflight()
+        runner = LocalRunner(plan, settings, store, experiment=experiment, reuse=reuse, out=out,
+                             env_mode=env_mode, pass_env=pass_env, flavor=flavor)
+        runner.preflight(pull=pull)
         return runner.execute(max_parallel or os.cpu_count() or 1, fail_fast)
     finally:
         store.close()
@@ -84,7 +101,8 @@ class LocalRunner:
     """One local run of a plan; also the scheduler's hooks."""
 
     def __init__(self, plan: Plan, settings: Settings, store: Store, *, experiment: str,
-                 reuse: bool, out: TextIO) -> None:
+                 reuse: bool, out: TextIO, env_mode: str = "isolated",
+                 pass_env: Sequence[str] = (), flavor: Flavor = "azureml_v1") -> None:
         self.plan = plan
         self.settings = settings
         self.store = store
@@ -98,10 +116,14 @@ class LocalRunner:
         self.records = {s.id: s for s in self.run.steps}
         self.display = Display(out, settings.redact, self.run.steps)
         self.tracker = RunTracker(settings, self.display.warn)
-        self.base_env = contract.base_environment(os.environ)
+        self.out = out
+        self.isolated = env_mode != "current"
+        self.pass_env = contract.pass_env_names(settings, pass_env)
+        self.envs: dict[str, Env] = {}
         self.snapshots: dict[str, snapshot.Snapshot] = {}
         self.inputs: dict[tuple[str, str], Manifest] = {}
-        self.flavor: Flavor = "azureml_v1"
+        self.flavor: Flavor = flavor
+        self._warned_env = False
         self.parts: dict[str, dict[str, Any]] = {}
         self.producer: dict[str, str] = {}
         self.handles: dict[str, Handle] = {}
@@ -109,11 +131,17 @@ class LocalRunner:
 
     # -- before anything runs ------------------------------------------------------
 
-    def preflight(self) -> None:
-        """Check inputs and snapshots and hash contents; raise before anything runs."""
+    def preflight(self, pull: bool = False) -> None:
+        """Check inputs, snapshots and environments, hash contents; raise before anything runs."""
         self._check_rank_budget()
         root = self.settings.datastore_root
         missing = workspace.missing_inputs(self.plan, root)
+        if missing and pull:
+            from azml.data.blob import pull_missing
+
+            pull_missing(self.settings, [(store, path) for _s, store, path, _f in missing],
+                         out=self.out)
+            missing = workspace.missing_inputs(self.plan, root)
         if missing:
             raise DataNotFoundError(missing)
         skip = (self.settings.azml_home, root)
@@ -129,8 +157,32 @@ class LocalRunner:
                 if spec.kind == "datastore":
                     folder = workspace.datastore_folder(root, spec)
                     if folder not in by_folder:
-                        by_folder[folder] = self.hasher.manifest(folder, list(list_files(folder)))
+                        by_folder[folder] = Manifest(self.hasher.tree_digest(folder), {})
                     self.inputs[(sid, name)] = by_folder[folder]
+        self._prepare_environments()
+
+    def _prepare_environments(self) -> None:
+        """Each step's environment: built from its requirements, or azml's own (``--env current``)."""
+        if not self.isolated:
+            self.tracker.install_hook(current_site_packages())
+            self.display.note(CURRENT_ENV_NOTE)
+            return
+        wanted: dict[str, EnvRequest] = {}
+        for sid, step in self.plan.steps.items():
+            spec = step.environment
+            digest = spec.digest(self.flavor)
+            files = tuple(path for path, _ in spec.requirements.files) if spec.requirements else ()
+            earlier = wanted.get(digest)
+            wanted[digest] = EnvRequest(
+                lines=spec.pip_lines(self.flavor), python=spec.python_version, digest=digest,
+                files=files, added=spec.added(self.flavor),
+                steps=(*(earlier.steps if earlier else ()), sid))
+        envs = EnvBuilder(self.settings.envs_root, out=self.out).prepare(list(wanted.values()))
+        for sid, step in self.plan.steps.items():
+            self.envs[sid] = envs[step.environment.digest(self.flavor)]
+        for env in dict.fromkeys(self.envs.values()):
+            for site in env.path.glob("lib/python*/site-packages"):
+                self.tracker.install_hook(site)
 
     def _check_rank_budget(self) -> None:
         """Refuse an MPI step with more ranks than this machine can sensibly start."""
@@ -246,7 +298,8 @@ class LocalRunner:
             outcome = Outcome("Canceled", canceled)
         else:
             reason = _failure_reason(exit_code, Path(record.log or ""))
-            outcome = Outcome("Failed", self.settings.redact(reason))
+            hint = self._hint(step_id, Path(record.log or ""))
+            outcome = Outcome("Failed", self.settings.redact(f"{reason}; {hint}" if hint else reason))
         self._record(record, outcome, detail)
         self.tracker.step_ended(record.step_run_id, outcome.status)
         return outcome
@@ -330,7 +383,11 @@ class LocalRunner:
             if before["status"] in ("Failed", "Canceled"):
                 return f"previous attempt {before['status']}"
             return f"outputs of {before['step_run_id']} are gone"
-        return reuse.explain(json.loads(before["components"]), parts, self.hasher.lookup)
+        old = json.loads(before["components"])
+        note = reuse.cloud_reuse_note(old, parts, self.plan.steps[step_id].allow_reuse)
+        if note:
+            self.display.note(f"{step_id}: {note}")
+        return reuse.explain(old, parts, self.hasher.lookup)
 
     def _job(self, step_id: str) -> Job:
         step, record = self.plan.steps[step_id], self.records[step_id]
@@ -342,15 +399,42 @@ class LocalRunner:
                                    workspace.output_paths(step_dir, step.outputs))
         args = contract.resolve_arguments(step, self.plan.parameters, paths)
         port = procs.free_port() if step.is_mpi and step.node_count > 1 else None
-        env = contract.step_environment(self.base_env, step, contract.contract_variables(
-            step, self.plan.parameters, paths, record.step_run_id, port, self.flavor))
-        env.update(self.tracker.step_variables(step_id, record.step_run_id, record.name,
-                                               paths.inputs))
-        command = launch.step_command(step, args, env, step_dir)
+        variables = contract.contract_variables(step, self.plan.parameters, paths,
+                                                record.step_run_id, port, self.flavor)
+        variables.update(self.tracker.step_variables(step_id, record.step_run_id, record.name,
+                                                     paths.inputs))
+        env = self._environ(step_id, variables)
+        python = str(self.envs[step_id].python) if self.isolated else sys.executable
+        command = launch.step_command(step, args, env, step_dir, python=python,
+                                      root=step_dir / "work")
         log_name = workspace.LAUNCHER_LOG if step.is_mpi else workspace.STEP_LOG
         record.log = str(step_dir / log_name)  # an MPI step's step.log is written when it ends
         return Job(step_id, record.step_run_id, command.argv, step_dir / "work", env,
                    step_dir / log_name, step.process_count)
+
+    def _hint(self, step_id: str, log: Path) -> str:
+        """The one-line fix for a ModuleNotFoundError in the step's log, or ''."""
+        spec = self.plan.steps[step_id].environment
+        text = log_tail(log)
+        if "ModuleNotFoundError" not in text:
+            return ""
+        hint = missing_module_hint(
+            text, spec.requirements.path if spec.requirements else None,
+            lines=spec.pip_lines(self.flavor),
+            snapshot=self.layout.step_dir(self.run_id, step_id) / "work", isolated=self.isolated)
+        return hint or ""
+
+    def _environ(self, step_id: str, variables: dict[str, str]) -> dict[str, str]:
+        """The step's whole process environment: the allow-list, then AzureML's variables."""
+        prefix = [str(self.envs[step_id].bin)] if self.isolated else []
+        built = step_environ(os.environ, pass_env=self.pass_env,
+                             config=self.plan.steps[step_id].environment_variables,
+                             contract=variables, path_prefix=prefix)
+        if built.warnings and not self._warned_env:
+            self._warned_env = True
+            for warning in built.warnings:
+                self.display.warn(warning)
+        return built.env
 
     def _input_paths(self, step_id: str, step_dir: Path) -> dict[str, Path]:
         step, paths = self.plan.steps[step_id], {}
@@ -363,6 +447,17 @@ class LocalRunner:
             else:
                 paths[name] = Path(self.records[str(spec.step_id)].outputs[str(spec.output)])
         return paths
+
+
+def log_tail(path: Path, size: int = 16384) -> str:
+    """The last ``size`` bytes of a log as text ('' when it cannot be read)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - size))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _run_status(statuses: Any) -> str:
