@@ -1,0 +1,144 @@
+"""Run a ParallelRunStep entry script locally, as AzureML's batch driver runs it.
+
+Usage (the step's own interpreter, this file by path; see docs/parallel.md)::
+
+    python driver.py --entry score.py --source SRC --input images=DATA/images \\
+        --output OUT --output-action append_row --mini-batch-size 10 \\
+        --error-threshold 10 --run-max-try 3 --run-invocation-timeout 60 \\
+        --process-count-per-node 2 --node-count 1 --logging-level INFO \\
+        --logs LOGS -- --model_name mnist
+
+Exit codes: 0 the job succeeded; 1 it failed (a threshold was exceeded, init()
+kept failing, or no mini-batch succeeded in append_row mode); 2 a bad argument
+or input found before any worker started.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+if not __package__:  # run by path: import the sibling modules as the package ``parallel``
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "parallel"
+
+from .inputs import MiniBatch, check_entry, plan_batches
+from .job import Counts, Job, JobFailed
+from .layout import Layout
+from .options import Options, UsageError, azureml_argv, parse
+from .pool import Pool
+
+NO_ROWS = ("No temp file found. The job failed. A job should generate temp files or should fail "
+           "before this (AzureML's message): no mini batch succeeded, so there are no rows to append")
+
+
+def prepare(options: Options) -> list[MiniBatch]:
+    """Every check that can be made before a worker starts; the mini-batches."""
+    check_entry(options)
+    if options.input_kind == "tabular" and importlib.util.find_spec("pandas") is None:
+        raise UsageError("tabular input needs pandas in the step's environment (AzureML passes "
+                         "each mini-batch to run() as a pandas DataFrame); add it to the requirements")
+    return plan_batches(options)
+
+
+def worker_config(options: Options, layout: Layout) -> dict[str, object]:
+    """What every worker is told when it starts (the per-worker parts are added by the pool)."""
+    output = str(options.output) if options.output is not None else ""
+    return {
+        "entry": options.entry, "module": options.module_name,
+        "source": str(options.source), "argv": azureml_argv(options, str(Path(__file__).resolve())),
+        "working_dir": os.getcwd(), "logging_level": options.logging_level,
+        "input_kind": options.input_kind, "output_action": options.output_action,
+        "output": output, "append_row_file_name": options.append_row_file_name,
+    }
+
+
+def write_rows(options: Options, job: Job) -> Path | None:
+    """Concatenate the workers' rows, in mini-batch order, into the append_row file."""
+    if options.output_action != "append_row" or options.output is None:
+        return None
+    if not job.spans:
+        raise JobFailed(NO_ROWS)
+    target = options.output / options.append_row_file_name
+    partial = options.output / f".{options.append_row_file_name}.partial"
+    handles: dict[Path, object] = {}
+    try:
+        with partial.open("wb") as out:
+            for bid in sorted(job.spans):
+                path, offset, length = job.spans[bid]
+                source = handles.get(path) or handles.setdefault(path, path.open("rb"))
+                source.seek(offset)  # type: ignore[attr-defined]
+                out.write(source.read(length))  # type: ignore[attr-defined]
+        os.replace(partial, target)
+    finally:
+        for handle in handles.values():
+            handle.close()  # type: ignore[attr-defined]
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def summary(options: Options, job: Job, counts: Counts, rows: Path | None) -> str:
+    threshold = "ignored (-1)" if options.error_threshold < 0 else str(options.error_threshold)
+    head = (f"ParallelRunStep succeeded: {job.total_items:,} items in {len(job.batches):,} mini batches, "
+            f"{counts.items_ok:,} succeeded, {counts.items_failed:,} failed (error_threshold {threshold}); "
+            f"{counts.tries_failed} failed tries")
+    lines = [head]
+    if rows is not None:
+        lines.append(f"rows: {rows}")
+    if counts.items_failed or counts.tries_failed or counts.init_failures:
+        logs = ", ".join(sorted(counts.error_logs))
+        lines.append(f"failures: {job.layout.errors} (tracebacks in {logs}); first: {counts.first_error}")
+    lines.append(f"logs: {job.layout.root}")
+    return "\n".join(lines)
+
+
+def execute(options: Options) -> int:
+    # Workers run in temporary folders; on AzureML these are absolute mount paths anyway.
+    options = replace(options, source=options.source.resolve(), logs=options.logs.resolve(),
+                      output=options.output.resolve() if options.output is not None else None)
+    batches = prepare(options)
+    layout = Layout(options.logs)
+    layout.prepare()
+    if options.output is not None:
+        options.output.mkdir(parents=True, exist_ok=True)
+        os.environ["AZUREML_BI_OUTPUT_PATH"] = str(options.output)
+    temp_root = Path(tempfile.mkdtemp(prefix="azml-prs-"))
+    pool = Pool(layout, worker_config(options, layout), temp_root, dict(os.environ))
+    job = Job(options, batches, pool, layout)
+    try:
+        counts = job.run()
+        rows = write_rows(options, job)
+        text = summary(options, job, counts, rows)
+        layout.append(layout.result, text.replace("\n", "; "))
+        print(text, flush=True)
+        return 0
+    except JobFailed as exc:
+        message = f"ParallelRunStep failed: {exc}\nlogs: {layout.root} (start with {layout.errors})"
+        layout.append(layout.result, message.replace("\n", "; "))
+        print(message, file=sys.stderr, flush=True)
+        return 1
+    finally:
+        pool.close()
+        layout.close()
+        for path in job.rows_files:
+            path.unlink(missing_ok=True)
+        shutil.rmtree(temp_root, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        return execute(parse(argv))
+    except UsageError as exc:
+        print(f"ParallelRunStep: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,154 @@
+"""Worker processes: start, feed, watch, kill and replace them.
+
+Each worker is ``python worker.py TASK_FD RESULT_FD`` in a session of its own
+(so that a kill reaches anything it started), with two pipes to the driver and its
+stdout/stderr in its log files. The driver keeps up to :data:`PREFETCH` mini-batches
+queued at each ready worker so that a worker never waits for the next one; the
+``run_invocation_timeout`` clock starts when the worker reports ``start``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .layout import Layout
+
+WORKER = Path(__file__).resolve().parent / "worker.py"
+SHIM = Path(__file__).resolve().parent / "shim"
+PREFETCH = 2
+
+
+@dataclass
+class Slot:
+    """One worker process and what it has been given."""
+
+    node: str
+    name: str
+    process: subprocess.Popen[bytes]
+    task_fd: int
+    result_fd: int
+    spawned: float
+    ready: bool = False
+    finished: bool = False
+    assigned: deque[int] = field(default_factory=deque)
+    running: int | None = None
+    run_started: float = 0.0
+    buffer: bytes = b""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.assigned)
+
+
+class Pool:
+    """Starts workers with one configuration and multiplexes their result pipes."""
+
+    def __init__(self, layout: Layout, base_config: dict[str, Any], temp_root: Path,
+                 environ: dict[str, str]) -> None:
+        self.layout = layout
+        self.base_config = base_config
+        self.temp_root = temp_root
+        self.environ = environ
+        self.selector = selectors.DefaultSelector()
+        self.slots: list[Slot] = []
+        self.counters: dict[str, int] = {}
+
+    def spawn(self, node: str) -> Slot:
+        """Start a new worker on simulated node ``node`` and send it its configuration."""
+        number = self.counters.get(node, 0)
+        self.counters[node] = number + 1
+        name = f"process{number:03d}"
+        task_r, task_w = os.pipe()
+        result_r, result_w = os.pipe()
+        out = self._log(self.layout.process_file("stdout", node, name))
+        err = self._log(self.layout.process_file("stderr", node, name))
+        try:
+            process = subprocess.Popen(
+                [sys.executable, str(WORKER), str(task_r), str(result_w)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.environ,
+                pass_fds=(task_r, result_w), start_new_session=True)
+        finally:
+            out.close()
+            err.close()
+            os.close(task_r)
+            os.close(result_w)
+        slot = Slot(node, name, process, task_w, result_r, time.monotonic())
+        self.selector.register(result_r, selectors.EVENT_READ, slot)
+        self.slots.append(slot)
+        config = dict(self.base_config, node=node, process=name,
+                      temp_dir=str(self.temp_root / f"{node}_{name}"),
+                      error_log=str(self.layout.process_file("error", node, name)),
+                      entry_log_dir=str(self.layout.entry_log_dir(node)), shim=str(SHIM))
+        self.send(slot, config)
+        return slot
+
+    @staticmethod
+    def _log(path: Path) -> Any:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("ab")
+
+    def send(self, slot: Slot, message: dict[str, Any]) -> bool:
+        """Write one line to a worker; False if it is gone."""
+        data = json.dumps(message).encode() + b"\n"
+        try:
+            while data:
+                data = data[os.write(slot.task_fd, data):]
+        except OSError:
+            return False
+        return True
+
+    def poll(self, timeout: float) -> Iterator[tuple[Slot, dict[str, Any] | None]]:
+        """Messages that arrived within ``timeout`` seconds; ``None`` means the worker's pipe closed."""
+        for key, _ in self.selector.select(max(timeout, 0.0)):
+            slot: Slot = key.data
+            try:
+                chunk = os.read(slot.result_fd, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                yield slot, None
+                continue
+            slot.buffer += chunk
+            *lines, slot.buffer = slot.buffer.split(b"\n")
+            for line in lines:
+                if line:
+                    yield slot, json.loads(line)
+
+    def retire(self, slot: Slot, kill: bool) -> int | None:
+        """Close a worker's pipes (killing it first if asked) and reap it; its exit code."""
+        if kill and slot.process.poll() is None:
+            try:
+                os.killpg(slot.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                slot.process.kill()
+        if slot in self.slots:
+            self.slots.remove(slot)
+            self.selector.unregister(slot.result_fd)
+            for fd in (slot.task_fd, slot.result_fd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        try:
+            return slot.process.wait(timeout=None if kill else 30)
+        except subprocess.TimeoutExpired:
+            slot.process.kill()
+            return slot.process.wait()
+
+    def close(self) -> None:
+        """Kill every worker still running (used when the job stops early)."""
+        for slot in list(self.slots):
+            self.retire(slot, kill=True)
+        self.selector.close()
