@@ -33,7 +33,7 @@ class EntryScript:
     _instance: EntryScript | None = None
     _logger: logging.Logger | None
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> EntryScript:
+    def __new__(cls, *args: Any, **kwargs: Any) -> EntryScript:  # noqa: PYI034 - a singleton
         if cls._instance is None:
             instance = super().__new__(cls)
             instance._logger = None
