@@ -30,6 +30,7 @@ from benchmarks.context import Context, Row, calibrate  # noqa: E402
 from benchmarks.environment import (BENCH_DIR, REPO, azml_works, cpu_snapshot,  # noqa: E402
                                     ensure_dvc, find_tools, interference, machine)
 from benchmarks.mpi import section_mpi  # noqa: E402
+from benchmarks.parallel import section_parallel  # noqa: E402
 from benchmarks.orchestration import (local_backend_pending, section_chain,  # noqa: E402
                                       section_fanout, section_noop, warm_up)
 from benchmarks.profiling import profile_shortfalls  # noqa: E402
@@ -37,7 +38,7 @@ from benchmarks.report import render  # noqa: E402
 from benchmarks.startup import section_startup  # noqa: E402
 from benchmarks.timing import Failed  # noqa: E402
 
-SECTIONS = ("chain", "noop", "fanout", "startup", "mpi")
+SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "parallel")
 NEEDS_DVC = {"chain", "noop", "fanout"}
 FULL_REPS = (5, 3)
 QUICK_REPS = (2, 1)
@@ -82,6 +83,7 @@ def _run_sections(ctx: Context, sections: Sequence[str]) -> list[Row]:
         "fanout": lambda: section_fanout(ctx, pending),
         "startup": lambda: section_startup(ctx),
         "mpi": lambda: section_mpi(ctx, pending),
+        "parallel": lambda: section_parallel(ctx),
     }
     rows: list[Row] = []
     for name in sections:

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import sys
-import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -97,6 +96,31 @@ def summary(options: Options, job: Job, counts: Counts, rows: Path | None) -> st
     return "\n".join(lines)
 
 
+def make_temp_root() -> Path:
+    """A private folder for the workers' working directories (``tempfile`` would import shutil)."""
+    base = Path(os.environ.get("TMPDIR") or "/tmp")
+    for attempt in range(100):
+        path = base / f"azml-prs-{os.getpid()}-{time.monotonic_ns()}-{attempt}"
+        try:
+            path.mkdir(mode=0o700)
+            return path
+        except FileExistsError:
+            continue
+    raise UsageError(f"cannot create a temporary folder in {base}")
+
+
+def remove_tree(root: Path) -> None:
+    """Remove ``root`` and everything in it, ignoring what is already gone."""
+    for folder, dirs, files in os.walk(root, topdown=False):
+        for name in files:
+            Path(folder, name).unlink(missing_ok=True)
+        for name in dirs:
+            path = Path(folder, name)
+            path.unlink(missing_ok=True) if path.is_symlink() else path.rmdir()
+    if root.exists():
+        root.rmdir()
+
+
 def execute(options: Options) -> int:
     # Workers run in temporary folders; on AzureML these are absolute mount paths anyway.
     options = replace(options, source=options.source.resolve(), logs=options.logs.resolve(),
@@ -107,7 +131,7 @@ def execute(options: Options) -> int:
     if options.output is not None:
         options.output.mkdir(parents=True, exist_ok=True)
         os.environ["AZUREML_BI_OUTPUT_PATH"] = str(options.output)
-    temp_root = Path(tempfile.mkdtemp(prefix="azml-prs-"))
+    temp_root = make_temp_root()
     pool = Pool(layout, worker_config(options, layout), temp_root, dict(os.environ))
     job = Job(options, batches, pool, layout)
     try:
@@ -127,7 +151,7 @@ def execute(options: Options) -> int:
         layout.close()
         for path in job.rows_files:
             path.unlink(missing_ok=True)
-        shutil.rmtree(temp_root, ignore_errors=True)
+        remove_tree(temp_root)
 
 
 def main(argv: list[str]) -> int:

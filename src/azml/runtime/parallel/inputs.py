@@ -120,22 +120,30 @@ def _calls_dynamic(node: ast.stmt) -> bool:
     return any(isinstance(n, ast.Name) and n.id in _DYNAMIC for n in ast.walk(node))
 
 
-def list_files(name: str, folder: Path) -> list[Path]:
-    """Every file under ``folder``, sorted; the folder must exist and hold at least one."""
+def list_files(name: str, folder: Path) -> list[str]:
+    """Absolute paths of every file under ``folder``, sorted; it must hold at least one."""
     if not folder.exists():
         raise UsageError(f"input '{name}' ({folder}): no such folder")
     if not folder.is_dir():
         raise UsageError(f"input '{name}' ({folder}): a ParallelRunStep input must be a folder of "
                          "files (a FileDataset or TabularDataset), not a single file")
-    files: list[Path] = []
-    for root, dirs, entries in os.walk(folder):
-        dirs.sort()
-        files.extend(Path(root, entry) for entry in sorted(entries))
-    files = [f for f in files if f.is_file()]
+    files: list[str] = []
+    _walk(os.path.realpath(folder), files)
     if not files:
         raise UsageError(f"input '{name}' ({folder}): the folder holds no files, so there is "
                          "nothing to partition into mini-batches")
-    return [f.resolve() for f in files]
+    return files
+
+
+def _walk(folder: str, files: list[str]) -> None:
+    """Depth-first, names sorted at every level (scandir: no stat per file)."""
+    with os.scandir(folder) as entries:
+        ordered = sorted(entries, key=lambda entry: entry.name)
+    for entry in ordered:
+        if entry.is_dir():
+            _walk(entry.path, files)
+        elif entry.is_file():
+            files.append(entry.path)
 
 
 def plan_batches(options: Options) -> list[MiniBatch]:
@@ -150,26 +158,26 @@ def plan_batches(options: Options) -> list[MiniBatch]:
     return batches
 
 
-def _files(name: str, files: list[Path], size: int, start: int) -> list[MiniBatch]:
+def _files(name: str, files: list[str], size: int, start: int) -> list[MiniBatch]:
     out: list[MiniBatch] = []
     for offset in range(0, len(files), size):
-        chunk = tuple(str(f) for f in files[offset:offset + size])
+        chunk = tuple(files[offset:offset + size])
         out.append(MiniBatch(start + len(out), name, chunk, len(chunk)))
     return out
 
 
-def _tabular(name: str, files: list[Path], size: int, start: int) -> list[MiniBatch]:
+def _tabular(name: str, files: list[str], size: int, start: int) -> list[MiniBatch]:
     out: list[MiniBatch] = []
     for path in files:
-        rows = count_rows(path)
+        rows = count_rows(Path(path))
         if rows == 0:
             continue
-        parts = max(1, math.ceil(path.stat().st_size / size))
+        parts = max(1, math.ceil(os.path.getsize(path) / size))
         per_part = math.ceil(rows / parts)
         for skip in range(0, rows, per_part):
             nrows = min(per_part, rows - skip)
             whole = skip == 0 and nrows == rows
-            out.append(MiniBatch(start + len(out), name, (str(path),), nrows,
+            out.append(MiniBatch(start + len(out), name, (path,), nrows,
                                  skip, None if whole else nrows))
     return out
 

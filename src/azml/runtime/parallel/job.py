@@ -101,19 +101,23 @@ class Job:
         slot = self.pool.spawn(node)
         if self.options.output is not None:
             name = f"temp_{node}_{slot.process.pid}_{self.options.append_row_file_name}"
-            self.rows_files.add(self.options.output / name)
+            slot.rows_path = self.options.output / name
+            self.rows_files.add(slot.rows_path)
         self.layout.append(self.layout.master, f"started {slot.name} on node {node} (pid {slot.process.pid})")
 
     def feed(self) -> None:
         for slot in self.pool.slots:
             if id(slot) in self.stopped:
                 continue
+            tasks = []
+            if slot.ready and self.queue and not slot.assigned:
+                slot.run_started = time.monotonic()
             while slot.ready and self.queue and len(slot.assigned) < PREFETCH:
                 bid = self.queue.popleft()
-                task = dict(self.batches[bid].message(), **{"try": self.tries[bid] + 1})
+                tasks.append(dict(self.batches[bid].message(), **{"try": self.tries[bid] + 1}))
                 slot.assigned.append(bid)
-                if not self.pool.send(slot, task):
-                    break
+            if tasks:
+                self.pool.send(slot, *tasks)
             if not self.open and not slot.assigned:
                 self.pool.send(slot, {"stop": True})
                 self.stopped.add(id(slot))
@@ -137,14 +141,12 @@ class Job:
         event = message.get("ev")
         if event == "ready":
             slot.ready = True
-        elif event == "start":
-            slot.running, slot.run_started = int(message["id"]), time.monotonic()
-            self.sys_log(slot, f"picked mini batch {slot.running} (try {self.tries[slot.running] + 1})")
         elif event == "done":
             bid = int(message["id"])
-            slot.running = None
             if slot.assigned and slot.assigned[0] == bid:
                 slot.assigned.popleft()
+            started, slot.run_started = slot.run_started, time.monotonic()
+            message["seconds"] = slot.run_started - started
             if message.get("ok"):
                 self.complete(slot, bid, message)
             else:
@@ -212,15 +214,14 @@ class Job:
         if ok < batch.size:
             self.record_error(slot, bid, f"run() returned {count} row(s) for {batch.size} item(s); "
                               f"{batch.size - ok} item(s) count as failed")
-        if self.options.output_action == "append_row" and self.options.output is not None:
-            rows = self.options.output / f"temp_{slot.node}_{slot.process.pid}_{self.options.append_row_file_name}"
-            self.spans[bid] = (rows, int(message.get("offset", 0)), int(message.get("length", 0)))
+        if self.options.output_action == "append_row" and slot.rows_path is not None:
+            self.spans[bid] = (slot.rows_path, int(message.get("offset", 0)), int(message.get("length", 0)))
         self.counts.items_ok += ok
         self.counts.items_failed += batch.size - ok
         self.counts.batches_ok += 1
         self.finish(bid)
-        self.sys_log(slot, f"finished mini batch {bid}: {batch.size} items, {ok} succeeded, "
-                     f"{batch.size - ok} failed")
+        self.sys_log(slot, f"mini batch {bid} (try {self.tries[bid] + 1}): {batch.size} items, {ok} succeeded, "
+                     f"{batch.size - ok} failed, {float(message.get('seconds', 0)):.3f} s")
 
     def fail_try(self, slot: Slot, bid: int, error: str) -> None:
         self.tries[bid] += 1
@@ -272,7 +273,8 @@ class Job:
     # -- reporting -------------------------------------------------------------------------
 
     def sys_log(self, slot: Slot, line: str) -> None:
-        self.layout.append(self.layout.process_file("sys", slot.node, slot.name), line)
+        assert slot.sys_log is not None
+        self.layout.append(slot.sys_log, line)
 
     def progress(self, force: bool) -> None:
         now = time.monotonic()

@@ -82,5 +82,12 @@ class Layout:
         self.handles.clear()
 
 
+_LAST: list[object] = [0, ""]
+
+
 def stamp() -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()) + " UTC"
+    """The current UTC time to the second (formatted once per second)."""
+    now = int(time.time())
+    if _LAST[0] != now:
+        _LAST[:] = [now, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + " UTC"]
+    return str(_LAST[1])

@@ -12,7 +12,6 @@ driver's own default; the SDK makes it a required argument).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import re
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ _BATCH_SIZE = re.compile(r"^(\d+)([kKmMgG][bB])?$")
 _UNITS = {"": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 #: Characters the SDK refuses in append_row_file_name.
 _BAD_FILE_NAME = re.compile(r'[~"#%&*:<>?\/\\{|}]')
+LOGGING_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Argument names ParallelRunStep reserves for its driver (``_validate_arguments``).
 RESERVED_ARGUMENTS = frozenset({
@@ -208,7 +208,7 @@ def _build(ns: argparse.Namespace, user: tuple[str, ...]) -> Options:
     if ns.output_action == "append_row" and ns.output is None:
         raise UsageError("--output-action append_row needs --output (AzureML: "
                          "'Please specify output parameter.')")
-    if logging.getLevelName(ns.logging_level) == f"Level {ns.logging_level}":
+    if ns.logging_level not in LOGGING_LEVELS:
         raise UsageError(f"--logging-level {ns.logging_level!r}: expected WARNING, INFO or DEBUG")
     default_size = TABULAR_BATCH_DEFAULT if ns.input_kind == "tabular" else FILE_BATCH_DEFAULT
     allowed_count = ns.allowed_failed_count

@@ -4,7 +4,8 @@ Each worker is ``python worker.py TASK_FD RESULT_FD`` in a session of its own
 (so that a kill reaches anything it started), with two pipes to the driver and its
 stdout/stderr in its log files. The driver keeps up to :data:`PREFETCH` mini-batches
 queued at each ready worker so that a worker never waits for the next one; the
-``run_invocation_timeout`` clock starts when the worker reports ``start``.
+``run_invocation_timeout`` clock of a mini-batch starts when the worker is done with
+the one before it (see :attr:`Slot.running`).
 """
 
 from __future__ import annotations
@@ -42,14 +43,20 @@ class Slot:
     ready: bool = False
     finished: bool = False
     assigned: deque[int] = field(default_factory=deque)
-    running: int | None = None
     run_started: float = 0.0
     buffer: bytes = b""
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    rows_path: Path | None = None
+    sys_log: Path | None = None
 
     @property
-    def busy(self) -> bool:
-        return bool(self.assigned)
+    def running(self) -> int | None:
+        """The mini-batch the worker is on: the first one sent and not yet done.
+
+        A worker takes its mini-batches in the order sent, so the first starts when it
+        is sent to an idle worker or when the one before it is done; the driver times
+        ``run_invocation_timeout`` from there, without a message per start.
+        """
+        return self.assigned[0] if self.assigned else None
 
 
 class Pool:
@@ -84,7 +91,8 @@ class Pool:
             err.close()
             os.close(task_r)
             os.close(result_w)
-        slot = Slot(node, name, process, task_w, result_r, time.monotonic())
+        slot = Slot(node, name, process, task_w, result_r, time.monotonic(),
+                    sys_log=self.layout.process_file("sys", node, name))
         self.selector.register(result_r, selectors.EVENT_READ, slot)
         self.slots.append(slot)
         config = dict(self.base_config, node=node, process=name,
@@ -99,9 +107,9 @@ class Pool:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.open("ab")
 
-    def send(self, slot: Slot, message: dict[str, Any]) -> bool:
-        """Write one line to a worker; False if it is gone."""
-        data = json.dumps(message).encode() + b"\n"
+    def send(self, slot: Slot, *messages: dict[str, Any]) -> bool:
+        """Write one line per message to a worker, in one write; False if it is gone."""
+        data = b"".join(json.dumps(message).encode() + b"\n" for message in messages)
         try:
             while data:
                 data = data[os.write(slot.task_fd, data):]

@@ -4,7 +4,7 @@ Started by the driver (see ``pool.py``) with its stdout and stderr sent to the
 worker's log files. The first line on TASK_FD is the worker's configuration
 (JSON); then one mini-batch per line, and ``{"stop": true}`` at the end. The
 worker answers on RESULT_FD with one JSON line per event: ``ready`` after
-``init()``, ``start`` and ``done`` around every mini-batch, ``bye`` after
+``init()``, ``done`` after every mini-batch, ``bye`` after
 ``shutdown()``; ``init_failed`` and ``restart`` when it exits early.
 
 What the entry script sees is what AzureML's driver gives it: ``sys.argv`` is the
@@ -193,7 +193,6 @@ class Worker:
                 return EXIT_RUN_SOME_FAILED if self.succeeded else EXIT_RUN_ALL_FAILED
 
     def process(self, task: dict[str, Any]) -> None:
-        self.channel.send("start", id=task["id"])
         items: list[str] = task["items"]
         try:
             mini_batch = self.reader(task) if self.reader else list(items)
