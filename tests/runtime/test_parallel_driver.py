@@ -447,3 +447,52 @@ def test_mini_batch_size_parses_like_the_sdk(text: str, value: int) -> None:
     from azml.runtime.parallel.options import parse_mini_batch_size
 
     assert parse_mini_batch_size(text) == value
+
+
+def test_entry_script_in_a_subfolder_is_imported_by_dotted_name(tmp_path: Path) -> None:
+    source, data = tmp_path / "src", tmp_path / "data"
+    (source / "scoring").mkdir(parents=True)
+    data.mkdir()
+    (source / "scoring" / "helpers.py").write_text("def label(path):\n    return 'ok ' + path[-5:]\n")
+    (source / "scoring" / "batch.py").write_text(textwrap.dedent("""
+        from scoring.helpers import label
+        def init():
+            pass
+        def run(mini_batch):
+            return [label(p) for p in mini_batch]
+    """))
+    (data / "a.txt").write_text("1")
+    proc = subprocess.run([sys.executable, str(DRIVER), "--entry", "scoring/batch.py", "--source", str(source),
+                           "--input", f"x={data}", "--output", "out", "--output-action", "append_row",
+                           "--process-count-per-node", "1"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "parallel_run_step.txt").read_text() == "ok a.txt\n"
+
+
+def test_nodes_are_simulated_and_logging_goes_to_stdout_logs_at_the_level(job) -> None:  # type: ignore[no-untyped-def]
+    script = """
+        import logging
+        def init():
+            logging.getLogger("score").info("init at info")
+            logging.getLogger("score").debug("init at debug")
+        def run(mini_batch):
+            print("printed", len(mini_batch))
+            return mini_batch
+    """
+    result = job(script, None, "--output-action", "summary_only", "--node-count", "2", "--mini-batch-size", "1",
+                 "--process-count-per-node", "1", "--logging-level", "info", count=4)
+    assert result.code == 0, result.stderr
+    for node in ("0", "1"):
+        text = (result.logs / "user" / "stdout" / node / "process000.stdout.txt").read_text()
+        assert "init at info" in text and "init at debug" not in text
+    stdout = "".join(p.read_text() for p in (result.logs / "user" / "stdout").rglob("*.txt"))
+    assert stdout.count("printed") == 4
+    assert (result.logs / "sys" / "node" / "1" / "process000.txt").exists()
+
+
+def test_allowed_failed_count_stops_the_job_on_failed_mini_batches(job) -> None:  # type: ignore[no-untyped-def]
+    result = job(FLAKY, THREE_BAD, "--mini-batch-size", "1", "--run-max-try", "1",
+                 "--allowed-failed-count", "1", count=2)
+    assert result.code == 1
+    assert "2 mini batch(es) failed, more than allowed_failed_count 1" in result.stderr

@@ -284,8 +284,10 @@ class Job:
         c = self.counts
         done = c.items_ok + c.items_failed
         rate = done / max(now - self.started, 1e-9)
-        line = (f"ParallelRunStep: {done:,}/{self.total_items:,} items "
-                f"({100.0 * done / max(self.total_items, 1):.0f}%), {c.items_failed:,} failed, "
+        share = done / max(self.total_items, 1)
+        bar = "#" * int(20 * share) + "." * (20 - int(20 * share))
+        line = (f"ParallelRunStep [{bar}] {done:,}/{self.total_items:,} items "
+                f"({100.0 * share:.0f}%), {c.items_failed:,} failed, "
                 f"{rate:,.1f} items/s, mini batches {len(self.batches) - self.open:,}/{len(self.batches):,}")
         print(line, flush=True)
         self.layout.append(self.layout.overview, line)

@@ -188,6 +188,7 @@ class Worker:
             if task.get("stop"):
                 return self.finish()
             self.process(task)
+            sys.stdout.flush()  # the stdout log shows what run() printed, batch by batch
             if self.failed > FAILED_BATCHES_TO_RESTART:
                 self.channel.send("restart", failed=self.failed)
                 return EXIT_RUN_SOME_FAILED if self.succeeded else EXIT_RUN_ALL_FAILED
