@@ -103,7 +103,9 @@ class Job:
             name = f"temp_{node}_{slot.process.pid}_{self.options.append_row_file_name}"
             slot.rows_path = self.options.output / name
             self.rows_files.add(slot.rows_path)
-        self.layout.append(self.layout.master, f"started {slot.name} on node {node} (pid {slot.process.pid})")
+        started = f"started {slot.name} on node {node} (pid {slot.process.pid})"
+        self.layout.append(self.layout.master, started)
+        self.sys_log(slot, started)
 
     def feed(self) -> None:
         for slot in self.pool.slots:
