@@ -86,12 +86,12 @@ if __name__ == "__main__":
 '''
 
 
-def write_inputs(root: Path) -> tuple[Path, Path, Path]:
-    """The entry script folder, the 10,000 input files (100 folders of 100) and the Pool script."""
+def write_inputs(root: Path, files: int = FILES) -> tuple[Path, Path, Path]:
+    """The entry script folder, the input files (folders of 100) and the Pool script."""
     source, data = root / "src", root / "data"
     source.mkdir()
     (source / "score.py").write_text(ENTRY_SCRIPT)
-    for index in range(FILES):
+    for index in range(files):
         folder = data / f"part{index // 100:03d}"
         if index % 100 == 0:
             folder.mkdir(parents=True)
@@ -101,15 +101,15 @@ def write_inputs(root: Path) -> tuple[Path, Path, Path]:
     return source, data, pool
 
 
-def check_rows(output: Path, label: str) -> None:
+def check_rows(output: Path, label: str, files: int = FILES) -> None:
     """The rows file has one row per input file, each naming its file and number."""
     path = output / "parallel_run_step.txt"
     if not path.exists():
         raise CaseError(f"{label}: no {path.name} was written")
     rows = path.read_text().splitlines()
     numbers = sorted(int(row.split()[1]) for row in rows)
-    if numbers != list(range(FILES)):
-        raise CaseError(f"{label}: {len(rows)} rows, expected one for each of the {FILES} files")
+    if numbers != list(range(files)):
+        raise CaseError(f"{label}: {len(rows)} rows, expected one for each of the {files} files")
 
 
 def _runner(ctx: Context, root: Path, label: str, argv_for: ArgvFor) -> Runner:
