@@ -19,14 +19,13 @@ import importlib.util
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 if not __package__:  # run by path: import the sibling modules as the package ``parallel``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "parallel"
 
-from .inputs import MiniBatch, check_entry, plan_batches
+from .inputs import check_entry, check_inputs, plan_batches
 from .job import Counts, Job, JobFailed
 from .layout import Layout
 from .options import Options, UsageError, azureml_argv, parse
@@ -36,13 +35,13 @@ NO_ROWS = ("No temp file found. The job failed. A job should generate temp files
            "before this (AzureML's message): no mini batch succeeded, so there are no rows to append")
 
 
-def prepare(options: Options) -> list[MiniBatch]:
-    """Every check that can be made before a worker starts; the mini-batches."""
+def prepare(options: Options) -> None:
+    """Every check that can be made before a worker starts."""
     check_entry(options)
+    check_inputs(options)
     if options.input_kind == "tabular" and importlib.util.find_spec("pandas") is None:
         raise UsageError("tabular input needs pandas in the step's environment (AzureML passes "
                          "each mini-batch to run() as a pandas DataFrame); add it to the requirements")
-    return plan_batches(options)
 
 
 def worker_config(options: Options, layout: Layout) -> dict[str, object]:
@@ -123,9 +122,9 @@ def remove_tree(root: Path) -> None:
 
 def execute(options: Options) -> int:
     # Workers run in temporary folders; on AzureML these are absolute mount paths anyway.
-    options = replace(options, source=options.source.resolve(), logs=options.logs.resolve(),
+    options = options._replace(source=options.source.resolve(), logs=options.logs.resolve(),
                       output=options.output.resolve() if options.output is not None else None)
-    batches = prepare(options)
+    prepare(options)
     layout = Layout(options.logs)
     layout.prepare()
     if options.output is not None:
@@ -133,8 +132,10 @@ def execute(options: Options) -> int:
         os.environ["AZUREML_BI_OUTPUT_PATH"] = str(options.output)
     temp_root = make_temp_root()
     pool = Pool(layout, worker_config(options, layout), temp_root, dict(os.environ))
-    job = Job(options, batches, pool, layout)
+    job = Job(options, pool, layout)
     try:
+        job.start_workers()  # they start Python and run init() while the inputs are listed
+        job.load(plan_batches(options))
         counts = job.run()
         rows = write_rows(options, job)
         text = summary(options, job, counts, rows)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import ast
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .options import Options, UsageError
 
@@ -26,8 +26,7 @@ from .options import Options, UsageError
 _DYNAMIC = frozenset({"globals", "setattr", "__getattr__", "exec"})
 
 
-@dataclass(frozen=True)
-class MiniBatch:
+class MiniBatch(NamedTuple):
     """One unit of work for ``run()``.
 
     Attributes:
@@ -120,13 +119,37 @@ def _calls_dynamic(node: ast.stmt) -> bool:
     return any(isinstance(n, ast.Name) and n.id in _DYNAMIC for n in ast.walk(node))
 
 
-def list_files(name: str, folder: Path) -> list[str]:
-    """Absolute paths of every file under ``folder``, sorted; it must hold at least one."""
+def check_inputs(options: Options) -> None:
+    """Each input is a folder holding at least one file (stops at the first file found)."""
+    for name, folder in options.inputs:
+        _check_folder(name, folder)
+        if not _has_file(str(folder)):
+            raise UsageError(f"input '{name}' ({folder}): the folder holds no files, so there is "
+                             "nothing to partition into mini-batches")
+
+
+def _check_folder(name: str, folder: Path) -> None:
     if not folder.exists():
         raise UsageError(f"input '{name}' ({folder}): no such folder")
     if not folder.is_dir():
         raise UsageError(f"input '{name}' ({folder}): a ParallelRunStep input must be a folder of "
                          "files (a FileDataset or TabularDataset), not a single file")
+
+
+def _has_file(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        folders = []
+        for entry in entries:
+            if entry.is_file():
+                return True
+            if entry.is_dir():
+                folders.append(entry.path)
+    return any(_has_file(path) for path in folders)
+
+
+def list_files(name: str, folder: Path) -> list[str]:
+    """Absolute paths of every file under ``folder``, sorted; it must hold at least one."""
+    _check_folder(name, folder)
     files: list[str] = []
     _walk(os.path.realpath(folder), files)
     if not files:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,30 +37,28 @@ class JobFailed(Exception):
     """The job stopped: threshold exceeded, init() failing, or nothing succeeded."""
 
 
-@dataclass
 class Counts:
-    items_ok: int = 0
-    items_failed: int = 0
-    batches_ok: int = 0
-    batches_failed: int = 0
-    tries_failed: int = 0
-    init_failures: int = 0
-    first_error: str = ""
-    error_logs: set[str] = field(default_factory=set)
+    """What happened so far: items, mini-batches, failed tries and init() calls."""
+
+    def __init__(self) -> None:
+        self.items_ok = 0
+        self.items_failed = 0
+        self.batches_ok = 0
+        self.batches_failed = 0
+        self.tries_failed = 0
+        self.init_failures = 0
+        self.first_error = ""
+        self.error_logs: set[str] = set()
 
 
 class Job:
     """Runs every mini-batch through a pool of workers."""
 
-    def __init__(self, options: Options, batches: list[MiniBatch], pool: Pool, layout: Layout) -> None:
+    def __init__(self, options: Options, pool: Pool, layout: Layout) -> None:
         self.options = options
-        self.batches = batches
         self.pool = pool
         self.layout = layout
-        self.queue: deque[int] = deque(range(len(batches)))
-        self.tries = [0] * len(batches)
-        self.final = [False] * len(batches)
-        self.open = len(batches)
+        self.load([])
         self.spans: dict[int, tuple[Path, int, int]] = {}
         self.rows_files: set[Path] = set()
         self.counts = Counts()
@@ -70,14 +67,25 @@ class Job:
         self.started = time.monotonic()
         self.next_progress = self.started + options.progress_interval
 
-    @property
-    def total_items(self) -> int:
-        return sum(b.size for b in self.batches)
+    def load(self, batches: list[MiniBatch]) -> None:
+        """The job's mini-batches (the workers may already be starting)."""
+        self.batches = batches
+        self.queue: deque[int] = deque(range(len(batches)))
+        self.tries = [0] * len(batches)
+        self.final = [False] * len(batches)
+        self.open = len(batches)
+        self.total_items = sum(b.size for b in batches)
 
-    def run(self) -> Counts:
+    def start_workers(self) -> None:
+        """Start every worker; they import the entry script and run init() meanwhile."""
         for node in range(self.options.node_count):
             for _ in range(self.options.process_count_per_node):
                 self.spawn(str(node))
+
+    def run(self) -> Counts:
+        """Process every loaded mini-batch; the counts, or JobFailed."""
+        self.started = time.monotonic()
+        self.next_progress = self.started + self.options.progress_interval
         while self.pool.slots:
             self.feed()
             for slot, message in list(self.pool.poll(self.wait_time())):
@@ -88,7 +96,6 @@ class Job:
                 else:
                     self.on_message(slot, message)
             self.enforce_deadlines()
-            self.check_thresholds()
             self.progress(force=False)
         if self.open:
             raise JobFailed(f"{self.open} mini batch(es) were never processed; see {self.layout.master}")
@@ -178,11 +185,6 @@ class Job:
         """Put back what ``slot`` had not started and start another worker if work remains."""
         self.queue.extendleft(reversed(slot.assigned))
         slot.assigned.clear()
-        limit = INIT_FAILURES_PER_WORKER * self.options.workers
-        if self.counts.init_failures >= limit:
-            raise JobFailed(f"init() failed {self.counts.init_failures} times (the limit is {limit}: "
-                            f"3 x {self.options.workers} workers); first error: "
-                            f"{self.counts.first_error}; see {self.layout.errors}")
         if self.open:
             self.spawn(slot.node)
 
@@ -239,9 +241,11 @@ class Job:
         self.finish(bid)
 
     def finish(self, bid: int) -> None:
+        """Mark a mini-batch's outcome final; stop the job at once if a threshold is passed."""
         if not self.final[bid]:
             self.final[bid] = True
             self.open -= 1
+        self.check_thresholds()
 
     def note_init_failure(self, slot: Slot, error: str) -> None:
         self.counts.init_failures += 1
@@ -249,6 +253,11 @@ class Job:
         self.counts.error_logs.add(str(self.layout.process_file("error", slot.node, slot.name)))
         self.layout.append(self.layout.errors, f"{slot.name} on node {slot.node}: init() failed: {error} "
                            f"(traceback: {self.layout.process_file('error', slot.node, slot.name)})")
+        limit = INIT_FAILURES_PER_WORKER * self.options.workers
+        if self.counts.init_failures >= limit:
+            raise JobFailed(f"init() failed {self.counts.init_failures} times (the limit is {limit}: "
+                            f"3 x {self.options.workers} workers); first error: "
+                            f"{self.counts.first_error}; see {self.layout.errors}")
 
     def record_error(self, slot: Slot, bid: int, error: str) -> None:
         batch = self.batches[bid]
@@ -275,7 +284,6 @@ class Job:
     # -- reporting -------------------------------------------------------------------------
 
     def sys_log(self, slot: Slot, line: str) -> None:
-        assert slot.sys_log is not None
         self.layout.append(slot.sys_log, line)
 
     def progress(self, force: bool) -> None:

@@ -19,17 +19,16 @@ Nodes are simulated on one machine and named ``0``, ``1``...; worker processes a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 
-@dataclass
 class Layout:
     """The logs folder of one job."""
 
-    root: Path
-    handles: dict[Path, TextIO] = field(default_factory=dict, compare=False, repr=False)
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.handles: dict[Path, TextIO] = {}
 
     def process_file(self, kind: str, node: str, process: str) -> Path:
         """``kind`` is stdout, stderr, error, entry or sys."""

@@ -11,12 +11,11 @@ driver's own default; the SDK makes it a required argument).
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 FILE_BATCH_DEFAULT = 10
 TABULAR_BATCH_DEFAULT = 1024 * 1024
@@ -41,8 +40,7 @@ class UsageError(Exception):
     """A command-line value the driver cannot accept (exit code 2)."""
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """Everything the driver was asked to do, validated.
 
     Attributes:
@@ -97,30 +95,45 @@ def parse_mini_batch_size(text: str) -> int:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="driver.py", allow_abbrev=False,
-        description="Run an AzureML ParallelRunStep entry script locally (see docs/parallel.md).")
-    p.add_argument("--entry", required=True, help="entry script, relative to --source")
-    p.add_argument("--source", required=True, type=Path, help="the step's source directory")
-    p.add_argument("--input", action="append", default=[], metavar="NAME=PATH",
-                   help="an input folder to partition (repeatable)")
-    p.add_argument("--input-kind", choices=INPUT_KINDS, default="file")
-    p.add_argument("--output", type=Path, help="the step's output folder")
-    p.add_argument("--mini-batch-size", help="files per mini-batch, or a size such as 10MB for tabular input")
-    p.add_argument("--error-threshold", default="-1")
-    p.add_argument("--allowed-failed-count")
-    p.add_argument("--allowed-failed-percent")
-    p.add_argument("--output-action", required=True, type=str.lower)
-    p.add_argument("--append-row-file-name", default=DEFAULT_APPEND_ROW_FILE_NAME)
-    p.add_argument("--run-max-try", default="3")
-    p.add_argument("--run-invocation-timeout", default="60")
-    p.add_argument("--process-count-per-node", default=str(os.cpu_count() or 1))
-    p.add_argument("--node-count", default="1")
-    p.add_argument("--logging-level", default="INFO", type=str.upper)
-    p.add_argument("--logs", type=Path, default=Path("logs"), help="the logs folder (default ./logs)")
-    p.add_argument("--progress-interval", default="2", help="seconds between progress lines")
-    return p
+#: Every option the driver takes (each with one value), and its default.
+OPTION_DEFAULTS: dict[str, str | None] = {
+    "entry": None, "source": None, "input-kind": "file", "output": None,
+    "mini-batch-size": None, "error-threshold": "-1", "allowed-failed-count": None,
+    "allowed-failed-percent": None, "output-action": None,
+    "append-row-file-name": DEFAULT_APPEND_ROW_FILE_NAME, "run-max-try": "3",
+    "run-invocation-timeout": "60", "process-count-per-node": str(os.cpu_count() or 1),
+    "node-count": "1", "logging-level": "INFO", "logs": "logs", "progress-interval": "2",
+}
+USAGE = ("usage: driver.py --entry SCRIPT --source DIR --input NAME=PATH [--input ...] "
+         "--output-action append_row|summary_only [--output DIR] [--OPTION VALUE ...] "
+         "[-- STEP_ARGS...]; see docs/parallel.md")
+
+
+def _values(argv: Sequence[str]) -> tuple[dict[str, str | None], list[str]]:
+    """``--name value`` / ``--name=value`` pairs (``--input`` repeatable); no argparse,
+    whose help formatter alone imports shutil, bz2 and lzma on the driver's start-up path."""
+    values = dict(OPTION_DEFAULTS)
+    inputs: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        name, sep, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if name not in OPTION_DEFAULTS and name != "input":
+            raise UsageError(f"unknown argument {arg!r}; {USAGE}")
+        if not sep:
+            index += 1
+            if index >= len(argv):
+                raise UsageError(f"--{name} needs a value")
+            value = argv[index]
+        if name == "input":
+            inputs.append(value)
+        else:
+            values[name] = value
+        index += 1
+    for required in ("entry", "source", "output-action"):
+        if values[required] is None:
+            raise UsageError(f"--{required} is required; {USAGE}")
+    return values, inputs
 
 
 def _int(name: str, text: str, minimum: int) -> int:
@@ -176,12 +189,9 @@ def parse(argv: Sequence[str]) -> Options:
     if "--" in argv:
         at = argv.index("--")
         argv, user = argv[:at], argv[at + 1:]
-    parser = _parser()
-    try:
-        ns = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse printed its own message
-        raise UsageError("invalid driver arguments (see the message above)") from exc
-    return _build(ns, tuple(user))
+    values, inputs = _values(argv)
+    check_user_args(user)
+    return _build(values, inputs, tuple(user))
 
 
 def check_user_args(args: Sequence[str]) -> None:
@@ -201,42 +211,40 @@ def check_user_args(args: Sequence[str]) -> None:
                                  "use another argument name")
 
 
-def _build(ns: argparse.Namespace, user: tuple[str, ...]) -> Options:
-    check_user_args(user)
-    if ns.output_action not in OUTPUT_ACTIONS:
-        raise UsageError(f"--output-action {ns.output_action!r}: expected append_row or summary_only")
-    if ns.output_action == "append_row" and ns.output is None:
+def _build(v: dict[str, str | None], inputs: list[str], user: tuple[str, ...]) -> Options:
+    action = str(v["output-action"]).lower()
+    kind = str(v["input-kind"])
+    level = str(v["logging-level"]).upper()
+    if action not in OUTPUT_ACTIONS:
+        raise UsageError(f"--output-action {action!r}: expected append_row or summary_only")
+    if action == "append_row" and v["output"] is None:
         raise UsageError("--output-action append_row needs --output (AzureML: "
                          "'Please specify output parameter.')")
-    if ns.logging_level not in LOGGING_LEVELS:
-        raise UsageError(f"--logging-level {ns.logging_level!r}: expected WARNING, INFO or DEBUG")
-    default_size = TABULAR_BATCH_DEFAULT if ns.input_kind == "tabular" else FILE_BATCH_DEFAULT
-    allowed_count = ns.allowed_failed_count
+    if kind not in INPUT_KINDS:
+        raise UsageError(f"--input-kind {kind!r}: expected file or tabular")
+    if level not in LOGGING_LEVELS:
+        raise UsageError(f"--logging-level {level!r}: expected WARNING, INFO or DEBUG")
+    default_size = TABULAR_BATCH_DEFAULT if kind == "tabular" else FILE_BATCH_DEFAULT
+    size = v["mini-batch-size"]
+    allowed = v["allowed-failed-count"]
     try:
-        interval = float(ns.progress_interval)
+        interval = float(str(v["progress-interval"]))
     except ValueError:
-        raise UsageError(f"--progress-interval {ns.progress_interval!r}: expected seconds") from None
+        raise UsageError(f"--progress-interval {v['progress-interval']!r}: expected seconds") from None
     return Options(
-        entry=ns.entry.strip(),
-        source=ns.source,
-        inputs=_inputs(ns.input),
-        input_kind=ns.input_kind,
-        output=ns.output,
-        mini_batch_size=(parse_mini_batch_size(ns.mini_batch_size)
-                         if ns.mini_batch_size is not None else default_size),
-        error_threshold=_int("error-threshold", ns.error_threshold, -1),
-        allowed_failed_count=(None if allowed_count is None
-                              else _int("allowed-failed-count", allowed_count, -1)),
-        allowed_failed_percent=_percent(ns.allowed_failed_percent),
-        output_action=ns.output_action,
-        append_row_file_name=_append_row_name(ns.append_row_file_name, ns.output_action),
-        run_max_try=_int("run-max-try", ns.run_max_try, 1),
-        run_invocation_timeout=_int("run-invocation-timeout", ns.run_invocation_timeout, 1),
-        process_count_per_node=_int("process-count-per-node", ns.process_count_per_node, 1),
-        node_count=_int("node-count", ns.node_count, 1),
-        logging_level=ns.logging_level,
-        logs=ns.logs,
-        progress_interval=max(interval, 0.0),
+        entry=str(v["entry"]).strip(), source=Path(str(v["source"])), inputs=_inputs(inputs),
+        input_kind=kind, output=Path(v["output"]) if v["output"] is not None else None,
+        mini_batch_size=parse_mini_batch_size(size) if size is not None else default_size,
+        error_threshold=_int("error-threshold", str(v["error-threshold"]), -1),
+        allowed_failed_count=None if allowed is None else _int("allowed-failed-count", allowed, -1),
+        allowed_failed_percent=_percent(v["allowed-failed-percent"]),
+        output_action=action,
+        append_row_file_name=_append_row_name(str(v["append-row-file-name"]), action),
+        run_max_try=_int("run-max-try", str(v["run-max-try"]), 1),
+        run_invocation_timeout=_int("run-invocation-timeout", str(v["run-invocation-timeout"]), 1),
+        process_count_per_node=_int("process-count-per-node", str(v["process-count-per-node"]), 1),
+        node_count=_int("node-count", str(v["node-count"]), 1),
+        logging_level=level, logs=Path(str(v["logs"])), progress_interval=max(interval, 0.0),
         user_args=user,
     )
 

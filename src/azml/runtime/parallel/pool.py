@@ -10,7 +10,7 @@ the one before it (see :attr:`Slot.running`).
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import selectors
 import signal
@@ -19,7 +19,6 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +29,30 @@ SHIM = Path(__file__).resolve().parent / "shim"
 PREFETCH = 2
 
 
-@dataclass
-class Slot:
-    """One worker process and what it has been given."""
+def frame(message: dict[str, Any]) -> bytes:
+    """One message on a pipe: 4-byte little-endian length, then marshal data (see worker.py)."""
+    data = marshal.dumps(message)
+    return len(data).to_bytes(4, "little") + data
 
-    node: str
-    name: str
-    process: subprocess.Popen[bytes]
-    task_fd: int
-    result_fd: int
-    spawned: float
-    ready: bool = False
-    finished: bool = False
-    assigned: deque[int] = field(default_factory=deque)
-    run_started: float = 0.0
-    buffer: bytes = b""
-    rows_path: Path | None = None
-    sys_log: Path | None = None
+
+class Slot:
+    """One worker process and what it has been given (mini-batch ids, oldest first)."""
+
+    def __init__(self, node: str, name: str, process: subprocess.Popen[bytes], task_fd: int,
+                 result_fd: int, sys_log: Path) -> None:
+        self.node = node
+        self.name = name
+        self.process = process
+        self.task_fd = task_fd
+        self.result_fd = result_fd
+        self.sys_log = sys_log
+        self.spawned = time.monotonic()
+        self.ready = False
+        self.finished = False
+        self.assigned: deque[int] = deque()
+        self.run_started = 0.0
+        self.buffer = b""
+        self.rows_path: Path | None = None
 
     @property
     def running(self) -> int | None:
@@ -91,8 +97,7 @@ class Pool:
             err.close()
             os.close(task_r)
             os.close(result_w)
-        slot = Slot(node, name, process, task_w, result_r, time.monotonic(),
-                    sys_log=self.layout.process_file("sys", node, name))
+        slot = Slot(node, name, process, task_w, result_r, self.layout.process_file("sys", node, name))
         self.selector.register(result_r, selectors.EVENT_READ, slot)
         self.slots.append(slot)
         config = dict(self.base_config, node=node, process=name,
@@ -109,7 +114,7 @@ class Pool:
 
     def send(self, slot: Slot, *messages: dict[str, Any]) -> bool:
         """Write one line per message to a worker, in one write; False if it is gone."""
-        data = b"".join(json.dumps(message).encode() + b"\n" for message in messages)
+        data = b"".join(frame(message) for message in messages)
         try:
             while data:
                 data = data[os.write(slot.task_fd, data):]
@@ -129,10 +134,12 @@ class Pool:
                 yield slot, None
                 continue
             slot.buffer += chunk
-            *lines, slot.buffer = slot.buffer.split(b"\n")
-            for line in lines:
-                if line:
-                    yield slot, json.loads(line)
+            while len(slot.buffer) >= 4:
+                end = 4 + int.from_bytes(slot.buffer[:4], "little")
+                if len(slot.buffer) < end:
+                    break
+                message, slot.buffer = marshal.loads(slot.buffer[4:end]), slot.buffer[end:]
+                yield slot, message
 
     def retire(self, slot: Slot, kill: bool) -> int | None:
         """Close a worker's pipes (killing it first if asked) and reap it; its exit code."""

@@ -1,9 +1,9 @@
 """One ParallelRunStep worker process: ``python worker.py TASK_FD RESULT_FD``.
 
 Started by the driver (see ``pool.py``) with its stdout and stderr sent to the
-worker's log files. The first line on TASK_FD is the worker's configuration
-(JSON); then one mini-batch per line, and ``{"stop": true}`` at the end. The
-worker answers on RESULT_FD with one JSON line per event: ``ready`` after
+worker's log files. Messages are length-prefixed marshal frames (:func:`frame`).
+The first on TASK_FD is the worker's configuration, then one per mini-batch, and
+``{"stop": True}`` at the end. The worker answers on RESULT_FD with one frame per event: ``ready`` after
 ``init()``, ``done`` after every mini-batch, ``bye`` after
 ``shutdown()``; ``init_failed`` and ``restart`` when it exits early.
 
@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import importlib
 import io
-import json
 import logging
+import marshal
 import os
 import sys
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, BinaryIO
 
 #: Exit codes of AzureML's driver (``constant.py``) for a worker that ends early.
@@ -42,6 +41,16 @@ FAILED_BATCHES_TO_RESTART = 10
 ERROR_TEXT_LIMIT = 600
 
 
+def frame(message: dict[str, Any]) -> bytes:
+    """A message on a pipe: 4-byte little-endian length, then ``marshal`` data.
+
+    Driver and workers run the same interpreter, so marshal (built in, no import
+    cost, fast) is safe; messages hold only dicts, lists, str, int, float, bool, None.
+    """
+    data = marshal.dumps(message)
+    return len(data).to_bytes(4, "little") + data
+
+
 class Channel:
     """The worker's end of the driver's two pipes."""
 
@@ -50,14 +59,14 @@ class Channel:
         self.result_fd = result_fd
 
     def receive(self) -> dict[str, Any]:
-        line = self.tasks.readline()
-        if not line:
+        head = self.tasks.read(4)
+        if len(head) < 4:
             return {"stop": True}
-        message: dict[str, Any] = json.loads(line)
+        message: dict[str, Any] = marshal.loads(self.tasks.read(int.from_bytes(head, "little")))
         return message
 
     def send(self, event: str, **fields: Any) -> None:
-        data = json.dumps({"ev": event, **fields}).encode() + b"\n"
+        data = frame({"ev": event, **fields})
         while data:
             written = os.write(self.result_fd, data)
             data = data[written:]
@@ -66,14 +75,14 @@ class Channel:
 class ErrorLog:
     """logs/user/error/<node>/<process>.txt: every failure with its items and traceback."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
 
     def write(self, header: str, items: list[str], detail: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         lines = [f"{stamp} UTC {header}"] + [f"  {item}" for item in items] + [detail.rstrip(), ""]
-        with self.path.open("a", encoding="utf-8") as handle:
+        with open(self.path, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
 
 
@@ -81,7 +90,7 @@ class Rows:
     """The worker's temporary append_row file in the output folder (AzureML's naming)."""
 
     def __init__(self, folder: str, node: str, file_name: str) -> None:
-        self.path = Path(folder) / f"temp_{node}_{os.getpid()}_{file_name}"
+        self.path = os.path.join(folder, f"temp_{node}_{os.getpid()}_{file_name}")
         self.handle: BinaryIO | None = None
 
     def append(self, result: Any) -> tuple[int, int]:
@@ -94,12 +103,16 @@ class Rows:
             text = buffer.getvalue()
         data = text.encode("utf-8")
         if self.handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = self.path.open("ab")
+            os.makedirs(folder_of(self.path), exist_ok=True)
+            self.handle = open(self.path, "ab")  # noqa: SIM115 - kept open across mini-batches
         offset = self.handle.tell()
         self.handle.write(data)
         self.handle.flush()
         return offset, len(data)
+
+
+def folder_of(path: str) -> str:
+    return os.path.dirname(path) or "."
 
 
 def is_dataframe(value: Any) -> bool:
@@ -117,9 +130,9 @@ def check_result(result: Any) -> None:
 
 def set_up_process(config: dict[str, Any]) -> None:
     """sys.argv, sys.path, working directory and logging as on AzureML."""
-    here = str(Path(__file__).resolve().parent)
-    sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != Path(here)]
-    sys.path.insert(0, str(Path(config["source"]).resolve()))
+    here = os.path.dirname(os.path.realpath(__file__))
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != here]
+    sys.path.insert(0, os.path.realpath(config["source"]))
     sys.argv[:] = list(config["argv"])
     os.makedirs(config["temp_dir"], exist_ok=True)
     os.chdir(config["temp_dir"])
@@ -159,7 +172,7 @@ class Worker:
     def __init__(self, channel: Channel, config: dict[str, Any]) -> None:
         self.channel = channel
         self.config = config
-        self.errors = ErrorLog(Path(config["error_log"]))
+        self.errors = ErrorLog(config["error_log"])
         self.rows = (Rows(config["output"], config["node"], config["append_row_file_name"])
                      if config["output_action"] == "append_row" else None)
         self.module: Any = None
