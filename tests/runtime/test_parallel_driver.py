@@ -496,3 +496,37 @@ def test_allowed_failed_count_stops_the_job_on_failed_mini_batches(job) -> None:
                  "--allowed-failed-count", "1", count=2)
     assert result.code == 1
     assert "2 mini batch(es) failed, more than allowed_failed_count 1" in result.stderr
+
+
+def test_a_stopped_driver_takes_its_workers_and_temp_files_with_it(tmp_path: Path) -> None:
+    import re
+    import signal
+    import time
+
+    source, data = tmp_path / "src", tmp_path / "data"
+    source.mkdir()
+    data.mkdir()
+    (source / "score.py").write_text("import time\ndef init():\n    pass\n"
+                                     "def run(b):\n    time.sleep(600)\n")
+    (data / "a.txt").write_text("1")
+    logs = tmp_path / "logs"
+    proc = subprocess.Popen([sys.executable, str(DRIVER), "--entry", "score.py", "--source", str(source),
+                             "--input", f"x={data}", "--output", str(tmp_path / "out"),
+                             "--output-action", "append_row", "--process-count-per-node", "2",
+                             "--logs", str(logs)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    master = logs / "sys" / "master_role.txt"
+    deadline = time.monotonic() + 60
+    pids: list[int] = []
+    while time.monotonic() < deadline and len(pids) < 2:
+        time.sleep(0.1)
+        proc.poll()
+        pids = [int(p) for p in re.findall(r"pid (\d+)", master.read_text())] if master.exists() else []
+    assert len(pids) == 2 and proc.returncode is None
+    time.sleep(0.5)  # let a worker pick up the mini-batch and hang in run()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    assert not list((tmp_path / "out").glob("temp_*"))
+    assert not [p for p in Path(os.environ.get("TMPDIR") or "/tmp").glob(f"azml-prs-{proc.pid}-*")]

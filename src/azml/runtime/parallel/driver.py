@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -155,7 +156,14 @@ def execute(options: Options) -> int:
         remove_tree(temp_root)
 
 
+def stop_on_signal(signum: int, frame: object) -> None:
+    """SIGTERM/SIGHUP (a cancelled step): unwind, so that workers are killed and temp files go."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str]) -> int:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop_on_signal)
     try:
         return execute(parse(argv))
     except UsageError as exc:

@@ -29,6 +29,31 @@ SHIM = Path(__file__).resolve().parent / "shim"
 PREFETCH = 2
 
 
+def parent_death_signal() -> Any:
+    """A ``preexec_fn`` asking Linux to SIGKILL a worker when the driver dies (None elsewhere).
+
+    A driver stopped with SIGTERM kills its workers itself (see driver.py); this
+    covers a driver killed outright, whose workers would otherwise finish their
+    mini-batch (or hang) with nobody to report to.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
 def frame(message: dict[str, Any]) -> bytes:
     """One message on a pipe: 4-byte little-endian length, then marshal data (see worker.py)."""
     data = marshal.dumps(message)
@@ -77,6 +102,7 @@ class Pool:
         self.selector = selectors.DefaultSelector()
         self.slots: list[Slot] = []
         self.counters: dict[str, int] = {}
+        self.preexec = parent_death_signal()
 
     def spawn(self, node: str) -> Slot:
         """Start a new worker on simulated node ``node`` and send it its configuration."""
@@ -91,7 +117,8 @@ class Pool:
             process = subprocess.Popen(
                 [sys.executable, str(WORKER), str(task_r), str(result_w)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.environ,
-                pass_fds=(task_r, result_w), start_new_session=True)
+                pass_fds=(task_r, result_w), start_new_session=True,
+                preexec_fn=self.preexec)  # noqa: PLW1509 - the driver starts no threads
         finally:
             out.close()
             err.close()
