@@ -132,3 +132,37 @@ def test_sdk_refusals_become_one_clear_error(parts: dict[str, Any], kwargs: dict
 def test_a_bad_mini_batch_size_is_refused(parts: dict[str, Any]) -> None:
     with pytest.raises(AzmlError, match="mini_batch_size"):
         config(parts, mini_batch_size="10 MB")
+
+
+def test_the_graph_has_a_batch_inferencing_node_running_azureml_driver(workspace: Any, standin: Any,
+                                                                       tmp_path: Path) -> None:
+    """Building the graph saves the FileDataset (POST .../saveddatasets) and names AzureML's driver."""
+    import json
+
+    from azureml.core import Environment
+    from azureml.data.azure_storage_datastore import AzureBlobDatastore
+    from azureml.pipeline.core import Pipeline, PipelineData
+
+    from azml.targets.azureml_v1.parallel import (
+        ParallelSettings,
+        build_parallel_run_config,
+        build_parallel_run_step,
+        datastore_file_input,
+    )
+
+    (tmp_path / "score.py").write_text("def init():\n    pass\n\ndef run(b):\n    return b\n")
+    datastore = AzureBlobDatastore(workspace, "f3", "container", "account")
+    cfg = build_parallel_run_config(source_directory=str(tmp_path), entry_script="score.py",
+                                    environment=Environment("azml-score"), compute_target="gpu-cluster",
+                                    settings=ParallelSettings(mini_batch_size="5", process_count_per_node=2))
+    step = build_parallel_run_step(name="batch-score", config=cfg,
+                                   inputs=[datastore_file_input(datastore, "images/", "images")],
+                                   output=PipelineData("scores", datastore=datastore))
+    (node,) = Pipeline(workspace, steps=[step]).graph.module_nodes
+    assert node.get_param("Script").value == "driver/amlbi_main.py"
+    meta = json.loads(node.get_param("BatchInferencingMetaData").value)
+    assert (meta["EntryScript"], meta["MiniBatchSize"], meta["ErrorThreshold"], meta["OutputAction"],
+            meta["ProcessCountPerNode"], meta["ComputeName"]) == ("score.py", 5, 10, "summary_only", 2,
+                                                                  "gpu-cluster")
+    (saved,) = standin.state["saved_datasets"].values()
+    assert saved["datasetType"] == "file" and "datastores/f3/paths/images/" in saved["dataflowJson"]
