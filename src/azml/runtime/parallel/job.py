@@ -28,9 +28,14 @@ from typing import Any
 from .inputs import MiniBatch
 from .layout import Layout
 from .options import Options
-from .pool import PREFETCH, Pool, Slot
+from .pool import Pool, Slot
 
 INIT_FAILURES_PER_WORKER = 3
+#: Mini-batches kept queued at a worker: at least 2, and about this many seconds of work,
+#: so that a worker never waits for the driver even when the machine is busy, while slow
+#: mini-batches (GPU scoring) stay spread over the workers.
+QUEUED_SECONDS = 0.05
+MIN_DEPTH, MAX_DEPTH = 2, 32
 
 
 class JobFailed(Exception):
@@ -75,6 +80,12 @@ class Job:
         self.final = [False] * len(batches)
         self.open = len(batches)
         self.total_items = sum(b.size for b in batches)
+        self.batch_seconds = 1.0  # a running mean of recent mini-batch times; cautious at first
+
+    @property
+    def depth(self) -> int:
+        """How many mini-batches to keep queued at each worker, from the recent batch time."""
+        return max(MIN_DEPTH, min(MAX_DEPTH, int(QUEUED_SECONDS / max(self.batch_seconds, 1e-4)) + 1))
 
     def start_workers(self) -> None:
         """Start every worker; they import the entry script and run init() meanwhile."""
@@ -121,7 +132,7 @@ class Job:
             tasks = []
             if slot.ready and self.queue and not slot.assigned:
                 slot.run_started = time.monotonic()
-            while slot.ready and self.queue and len(slot.assigned) < PREFETCH:
+            while slot.ready and self.queue and len(slot.assigned) < self.depth:
                 bid = self.queue.popleft()
                 tasks.append(dict(self.batches[bid].message(), **{"try": self.tries[bid] + 1}))
                 slot.assigned.append(bid)
@@ -156,6 +167,7 @@ class Job:
                 slot.assigned.popleft()
             started, slot.run_started = slot.run_started, time.monotonic()
             message["seconds"] = slot.run_started - started
+            self.batch_seconds += 0.2 * (message["seconds"] - self.batch_seconds)
             if message.get("ok"):
                 self.complete(slot, bid, message)
             else:

@@ -2,8 +2,8 @@
 
 Each worker is ``python worker.py TASK_FD RESULT_FD`` in a session of its own
 (so that a kill reaches anything it started), with two pipes to the driver and its
-stdout/stderr in its log files. The driver keeps up to :data:`PREFETCH` mini-batches
-queued at each ready worker so that a worker never waits for the next one; the
+stdout/stderr in its log files. The driver keeps a few mini-batches queued at each
+ready worker (see ``Job.depth``) so that a worker never waits for the next one; the
 ``run_invocation_timeout`` clock of a mini-batch starts when the worker is done with
 the one before it (see :attr:`Slot.running`).
 """
@@ -26,7 +26,6 @@ from .layout import Layout
 
 WORKER = Path(__file__).resolve().parent / "worker.py"
 SHIM = Path(__file__).resolve().parent / "shim"
-PREFETCH = 2
 
 
 def parent_death_signal() -> Any:
