@@ -166,3 +166,24 @@ def test_the_graph_has_a_batch_inferencing_node_running_azureml_driver(workspace
                                                                   "gpu-cluster")
     (saved,) = standin.state["saved_datasets"].values()
     assert saved["datasetType"] == "file" and "datastores/f3/paths/images/" in saved["dataflowJson"]
+
+
+def test_tabular_input_from_a_datastore_folder(parts: dict[str, Any]) -> None:
+    from azml.targets.azureml_v1.parallel import (
+        add_driver_packages,
+        build_parallel_run_step,
+        datastore_tabular_input,
+    )
+
+    add_driver_packages(parts["env"], "tabular")
+    assert "azureml-dataset-runtime[fuse,pandas]" in parts["env"].python.conda_dependencies.pip_packages
+    rows = datastore_tabular_input(parts["datastore"], "iris/", "iris")
+    assert rows.mode == "direct"
+    from azureml.pipeline.core import PipelineData
+
+    step = build_parallel_run_step(name="score-rows", config=config(parts, mini_batch_size="10MB",
+                                                                    output_action="append_row"),
+                                   inputs=[rows], output=PipelineData("o", datastore=parts["datastore"]))
+    args = step._arguments
+    assert literal(args, "--mini_batch_size") == 10 * 1024 * 1024
+    assert args[-2:] == ["--input_ds_0", "iris"]

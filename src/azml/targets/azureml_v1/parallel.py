@@ -93,6 +93,22 @@ def datastore_file_input(datastore: Any, path: str, name: str) -> Any:
     return Dataset.File.from_files(path=(datastore, path), validate=False).as_named_input(name)
 
 
+def datastore_tabular_input(datastore: Any, path: str, name: str) -> Any:
+    """Delimited files in a datastore folder as a named TabularDataset input (``direct`` mode).
+
+    ``validate=False`` and ``infer_column_types=False`` keep the SDK from reading the
+    data to build it; run() then receives every column as text, as pandas would read
+    the CSV without a schema.
+    """
+    require_sdk()
+    silence_sdk_telemetry()
+    from azureml.core import Dataset
+
+    dataset = Dataset.Tabular.from_delimited_files(path=(datastore, path), validate=False,
+                                                   infer_column_types=False)
+    return dataset.as_named_input(name)
+
+
 def step_output_input(pipeline_data: Any, name: str) -> Any:
     """An upstream step's PipelineData as the named FileDataset input ParallelRunStep needs."""
     return pipeline_data.as_dataset().as_named_input(name)
