@@ -530,3 +530,21 @@ def test_a_stopped_driver_takes_its_workers_and_temp_files_with_it(tmp_path: Pat
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
     assert not list((tmp_path / "out").glob("temp_*"))
     assert not [p for p in Path(os.environ.get("TMPDIR") or "/tmp").glob(f"azml-prs-{proc.pid}-*")]
+
+
+def test_a_worker_with_more_than_ten_failures_is_replaced_without_losing_a_mini_batch(job) -> None:  # type: ignore[no-untyped-def]
+    script = """
+        def init():
+            pass
+        def run(mini_batch):
+            raise ValueError("always")
+    """
+    result = job(script, None, "--mini-batch-size", "1", "--run-max-try", "1", "--error-threshold", "-1",
+                 "--output-action", "summary_only", "--process-count-per-node", "1", count=14)
+    assert result.code == 0, result.stderr
+    assert "14 items in 14 mini batches, 0 succeeded, 14 failed" in result.stdout
+    assert "14 failed tries" in result.stdout
+    errors = (result.logs / "user" / "error.txt").read_text()
+    assert errors.count("ValueError: always") == 14 and "exited with code" not in errors
+    assert "more than 10 mini batches failed" in (result.logs / "sys" / "master_role.txt").read_text()
+    assert (result.logs / "user" / "stdout" / "0" / "process001.stdout.txt").exists()

@@ -67,8 +67,6 @@ class Job:
         self.spans: dict[int, tuple[Path, int, int]] = {}
         self.rows_files: set[Path] = set()
         self.counts = Counts()
-        self.stopped: set[int] = set()
-        self.init_failed: set[int] = set()
         self.started = time.monotonic()
         self.next_progress = self.started + options.progress_interval
 
@@ -127,7 +125,7 @@ class Job:
 
     def feed(self) -> None:
         for slot in self.pool.slots:
-            if id(slot) in self.stopped:
+            if slot.stop_sent:
                 continue
             tasks = []
             if slot.ready and self.queue and not slot.assigned:
@@ -140,7 +138,7 @@ class Job:
                 self.pool.send(slot, *tasks)
             if not self.open and not slot.assigned:
                 self.pool.send(slot, {"stop": True})
-                self.stopped.add(id(slot))
+                slot.stop_sent = True
 
     def wait_time(self) -> float:
         now = time.monotonic()
@@ -173,9 +171,10 @@ class Job:
             else:
                 self.fail_try(slot, bid, str(message.get("error", "")))
         elif event == "init_failed":
-            self.init_failed.add(id(slot))
+            slot.init_failed = True
             self.note_init_failure(slot, str(message.get("error", "")))
         elif event == "restart":
+            slot.restarting = True  # it exits between mini-batches: nothing it holds has started
             self.layout.append(self.layout.master, f"{slot.name} on node {slot.node}: more than 10 "
                                "mini batches failed; the process exits and a new one starts")
         elif event == "bye":
@@ -185,11 +184,11 @@ class Job:
         code = self.pool.retire(slot, kill=False)
         if slot.finished:
             return
-        if slot.running is not None:
+        if slot.running is not None and not slot.restarting:
             bid = slot.running
             slot.assigned.popleft()
             self.fail_try(slot, bid, f"the worker process exited with code {code} during run()")
-        elif not slot.ready and id(slot) not in self.init_failed:
+        elif not slot.ready and not slot.init_failed:
             self.note_init_failure(slot, f"the worker process exited with code {code} before init() returned")
         self.replace(slot)
 

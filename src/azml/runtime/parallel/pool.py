@@ -73,6 +73,9 @@ class Slot:
         self.spawned = time.monotonic()
         self.ready = False
         self.finished = False
+        self.stop_sent = False
+        self.init_failed = False
+        self.restarting = False
         self.assigned: deque[int] = deque()
         self.run_started = 0.0
         self.buffer = b""
