@@ -32,6 +32,7 @@ from benchmarks.data import section_data  # noqa: E402
 from benchmarks.environment import (BENCH_DIR, REPO, azml_works, cpu_snapshot,  # noqa: E402
                                     ensure_dvc, find_tools, interference, machine)
 from benchmarks.mpi import section_mpi  # noqa: E402
+from benchmarks.parallel import section_parallel  # noqa: E402
 from benchmarks.orchestration import (local_backend_pending, section_chain,  # noqa: E402
                                       section_fanout, section_noop, warm_up)
 from benchmarks.profiling import profile_shortfalls  # noqa: E402
@@ -39,7 +40,7 @@ from benchmarks.report import render  # noqa: E402
 from benchmarks.startup import section_startup  # noqa: E402
 from benchmarks.timing import Failed  # noqa: E402
 
-SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "data", "bigdata")
+SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "data", "bigdata", "parallel")
 NEEDS_DVC = {"chain", "noop", "fanout"}
 FULL_REPS = (5, 3)
 QUICK_REPS = (2, 1)
@@ -86,6 +87,7 @@ def _run_sections(ctx: Context, sections: Sequence[str]) -> list[Row]:
         "mpi": lambda: section_mpi(ctx, pending),
         "data": lambda: section_data(ctx),
         "bigdata": lambda: section_bigdata(ctx, pending),
+        "parallel": lambda: section_parallel(ctx),
     }
     rows: list[Row] = []
     for name in sections:

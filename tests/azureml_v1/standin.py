@@ -52,7 +52,7 @@ class StandIn:
         self.calls: list[Call] = []
         self.unknown: list[Call] = []
         self.state: dict[str, dict[str, Any]] = {
-            "datastores": {}, "datasources": {}, "modules": {}, "graphs": {},
+            "datastores": {}, "datasources": {}, "modules": {}, "graphs": {}, "saved_datasets": {},
             "pipeline_runs": {}, "runs": {}, "datatypes": {},
         }
         self.lock = threading.Lock()
@@ -355,6 +355,21 @@ def install_routes(svc: StandIn) -> StandIn:
         source["Id"] = _new_id()
         st["datasources"][source["Id"]] = source
         return 200, source
+
+    @svc.route("POST", _WS + r"/saveddatasets")
+    def save_dataset(call: Call, **_: str) -> tuple[int, Any]:
+        """An unregistered dataset (a FileDataset input of a ParallelRunStep) saved at graph build."""
+        body = call.body or {}
+        saved = {"id": _new_id(), "datasetType": body.get("datasetType"),
+                 "properties": body.get("properties") or {}, "dataflowJson": body.get("dataflowJson")}
+        st["saved_datasets"][saved["id"]] = saved
+        return 200, saved
+
+    @svc.route("GET", _WS + r"/dataversion/unregistered-(?P<sid>[0-9a-f-]{36})/versions/\d+")
+    def saved_dataset_definition(call: Call, sid: str, **_: str) -> tuple[int, Any]:
+        if sid in st["saved_datasets"]:
+            return 200, {"legacyDataflow": st["saved_datasets"][sid]["dataflowJson"]}
+        return 404, {"error": {"code": "NotFound", "message": "dataset not found"}}
 
     @svc.route("GET", _WS + r"/Modules/(?P<mid>[0-9a-f-]{36})")
     def get_module(call: Call, mid: str, **_: str) -> tuple[int, Any]:

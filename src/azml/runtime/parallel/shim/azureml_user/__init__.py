@@ -1,0 +1,1 @@
+"""The ``azureml_user`` package AzureML's ParallelRunStep driver provides to entry scripts."""
