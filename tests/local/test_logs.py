@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+import pytest
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from azml.targets.local.logs import demux, last_line, render, split_launcher_log
+from azml.targets.local.logs import copy_log, demux, last_line, render, tail_offset
+from azml.targets.local.logsink import LogSink
 
 MPIRUN = (
     "[1,0]<stdout>:rank 0 of 2\n"
@@ -32,14 +36,27 @@ def test_torchrun_tee_prefixes() -> None:
 
 
 def test_render_and_split(tmp_path: Path) -> None:
-    raw = tmp_path / "launcher.log"
-    raw.write_text(MPIRUN)
-    ranks = split_launcher_log(raw, tmp_path / "step.log")
-    assert [p.name for p in ranks] == ["rank.0.log", "rank.1.log"]
+    sink = LogSink(tmp_path / "step.log", True, lambda text: text)
+    sink.feed(MPIRUN.encode())
+    sink.close()
+    assert sorted(p.name for p in tmp_path.glob("rank.*.log")) == ["rank.0.log", "rank.1.log"]
     assert (tmp_path / "rank.1.log").read_text() == "rank 1 of 2\n"
     assert (tmp_path / "step.log").read_text().splitlines()[2] == "[rank 1] rank 1 of 2"
-    assert last_line(raw, tagged=True) == "mpirun noticed that process rank 1 exited on signal 9"
+    assert last_line(tmp_path / "step.log") == (
+        "[launcher] mpirun noticed that process rank 1 exited on signal 9")
     assert render([(3, "x")]) == "[rank 3] x\n"
+
+
+@pytest.mark.parametrize("ending", ["", "\n"])
+def test_tail_and_copy_stream_in_blocks(tmp_path: Path, ending: str) -> None:
+    log = tmp_path / "step.log"
+    lines = [f"line {i} " + "x" * (i % 97) for i in range(20000)]
+    log.write_text("\n".join(lines) + ending)
+    for n in (0, 1, 3, 19999, 20000, 50000):
+        out = io.StringIO()
+        copy_log(log, out, str.upper, tail_offset(log, n))
+        shown = out.getvalue().splitlines()
+        assert shown == [line.upper() for line in lines[len(lines) - min(n, len(lines)):]]
 
 
 LINE = st.text(alphabet="abc xyz:<>", min_size=0, max_size=12)

@@ -13,7 +13,6 @@ gone, the canceller records the outcome itself.
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -21,11 +20,9 @@ from typing import Any, TextIO
 
 from azml.errors import RunNotFoundError, StepNotFoundError
 from azml.targets.local import procs
-from azml.targets.local.logs import follow as follow_text
-from azml.targets.local.logs import read_log
+from azml.targets.local.logs import copy_log, follow_log, tail_offset
 from azml.targets.local.model import from_rows
 from azml.targets.local.store import ACTIVE, DB_NAME, Store
-from azml.targets.local.workspace import LAUNCHER_LOG, STEP_LOG
 from azml.settings import Settings
 
 SETTLE_SECONDS = 5.0
@@ -85,9 +82,13 @@ def find_step(steps: list[sqlite3.Row], run_id: str, wanted: str) -> sqlite3.Row
 
 def stream_logs(
     settings: Settings, run_id: str, *, step: str | None = None, follow: bool = False,
-    out: TextIO,
+    tail: int | None = None, out: TextIO,
 ) -> None:
-    """Write the logs of one step, or of every step, of a local run to ``out``."""
+    """Write the logs of one step, or of every step, of a local run to ``out``.
+
+    ``tail`` keeps the last N lines of each log; ``follow`` goes on until the step ends.
+    Memory does not depend on the logs' size.
+    """
     store = _open(settings, run_id)
     assert store is not None
     try:
@@ -97,40 +98,34 @@ def stream_logs(
         for row in chosen:
             if len(chosen) > 1:
                 out.write(f"=== {row['step_id']} ({row['name']}) {row['status']} ===\n")
-            _write_step_log(store, row, follow, out, settings)
+            _write_step_log(store, row, follow, tail, out, settings)
     finally:
         store.close()
 
 
-def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, out: TextIO,
-                    settings: Settings) -> None:
+def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, tail: int | None,
+                    out: TextIO, settings: Settings) -> None:
     while follow and not row["log"] and row["status"] in ACTIVE:
         time.sleep(0.25)  # following a step that has not started yet: wait for it
         store.reap_orphans()
-        row = store.conn.execute("SELECT * FROM step_runs WHERE step_run_id=?",
-                                 (row["step_run_id"],)).fetchone()
+        row = store.step(row["step_run_id"])
     if not row["log"]:
         out.write(f"(no log: step {row['status']}{': ' + row['reason'] if row['reason'] else ''})\n")
         return
     log = Path(row["log"])
-    launcher = None
-    if row["type"] == "MpiStep":
-        launcher, log = log.with_name(LAUNCHER_LOG), log.with_name(STEP_LOG)
     if row["status"] == "Reused":
         out.write(f"(reused {row['reused_from']}; its log follows)\n")
-
-    def read() -> str:
-        return read_log(log, launcher, growing=follow)
+    start = tail_offset(log, tail) if tail is not None and log.exists() else 0
+    if not follow:
+        copy_log(log, out, settings.redact, start)
+        return
 
     def finished() -> bool:
-        if not follow:
-            return True
         store.reap_orphans()
-        fresh = store.conn.execute("SELECT status FROM step_runs WHERE step_run_id=?",
-                                   (row["step_run_id"],)).fetchone()
-        return fresh is None or fresh[0] not in ACTIVE
+        fresh = store.step(row["step_run_id"])
+        return fresh is None or fresh["status"] not in ACTIVE
 
-    follow_text(read, finished, out, settings.redact)
+    follow_log(log, finished, out, settings.redact, start)
 
 
 def cancel_local(settings: Settings, run_id: str, *, step_id: str | None = None) -> str:
@@ -169,17 +164,9 @@ def _request(store: Store, run_id: str, target: sqlite3.Row | None) -> None:
 
 
 def _stop(rows: list[sqlite3.Row]) -> None:
-    """SIGTERM every process of the given step runs, then SIGKILL what is left."""
+    """End every process of the given step runs (through their guards)."""
     for row in rows:
-        procs.signal_group(row["pid"], row["pid_start"], signal.SIGTERM)
-        procs.signal_pids(procs.marked_pids(row["step_run_id"]), signal.SIGTERM)
-    deadline = time.monotonic() + procs.GRACE_SECONDS
-    while time.monotonic() < deadline:
-        if not any(procs.marked_pids(r["step_run_id"]) for r in rows):
-            return
-        time.sleep(0.05)
-    for row in rows:
-        procs.stop_step_processes(row["step_run_id"], row["pid"], row["pid_start"], grace=0.0)
+        procs.stop_step(row["step_run_id"], row["pid"], row["pid_start"])
 
 
 def _settle(store: Store, run: sqlite3.Row, target: sqlite3.Row | None) -> None:

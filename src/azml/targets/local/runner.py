@@ -31,7 +31,7 @@ from azml.targets.local import contract, ids, launch, procs, reuse, snapshot, wo
 from azml.targets.local.display import Display
 from azml.targets.local.executor import Handle, Job, ProcessExecutor
 from azml.targets.local.hashing import Hasher, Manifest, list_files
-from azml.targets.local.logs import last_line, split_launcher_log
+from azml.targets.local.logs import last_line
 from azml.targets.local.model import LocalRun, StepRun
 from azml.targets.local.scheduler import Outcome, Scheduler
 from azml.targets.local.store import Store
@@ -140,7 +140,8 @@ class LocalRunner:
                                     "type": step.type, "status": "NotStarted",
                                     "ranks": self.plan.steps[step.id].process_count})
         self.display.header(self.run, str(self.layout.run_dir(self.run_id)))
-        scheduler = Scheduler(self.plan.predecessors(), ProcessExecutor(), self,
+        executor = ProcessExecutor(redact=self.settings.redact)
+        scheduler = Scheduler(self.plan.predecessors(), executor, self,
                               max_parallel=max_parallel, fail_fast=fail_fast)
         previous = _catch_sigterm()
         try:
@@ -185,6 +186,10 @@ class LocalRunner:
             job = self._job(step_id)
         except OSError as exc:
             raise LaunchError(step_id, f"cannot prepare the step run: {exc}") from None
+        # the guard writes the combined log (and rank logs) itself, as the output arrives
+        job.log_path = self.layout.step_dir(self.run_id, step_id) / workspace.STEP_LOG
+        job.tagged = step.is_mpi
+        record.log = str(job.log_path)
         record.status = "Queued"
         self.store.update_step(record.step_run_id, status="Queued", reason=why)
         self.display.event(record)
@@ -194,8 +199,7 @@ class LocalRunner:
         record = self.records[step_id]
         record.status, record.started = "Running", time.time()
         self.handles[step_id] = handle
-        tagged = self.plan.steps[step_id].is_mpi
-        self.display.tails[step_id] = lambda: last_line(handle.job.log_path, tagged)
+        self.display.tails[step_id] = lambda: last_line(handle.job.log_path)
         self.store.update_step(record.step_run_id, status="Running", pid=handle.pid,
                                pid_start=handle.start, started=record.started, log=record.log)
         self.display.event(record)  # the scheduler's next tick commits it, before it waits
@@ -203,9 +207,6 @@ class LocalRunner:
     def finished(self, step_id: str, handle: Handle, exit_code: int, canceled: str) -> Outcome:
         record, step = self.records[step_id], self.plan.steps[step_id]
         step_dir = self.layout.step_dir(self.run_id, step_id)
-        if step.is_mpi:
-            split_launcher_log(handle.job.log_path, step_dir / workspace.STEP_LOG)
-            record.log = str(step_dir / workspace.STEP_LOG)
         record.exit_code, record.ended = exit_code, time.time()
         detail = ""
         if exit_code == 0:

@@ -161,6 +161,10 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return self.conn.execute(sql).fetchall()
 
+    def step(self, step_run_id: str) -> sqlite3.Row | None:
+        return self.conn.execute(
+            "SELECT * FROM step_runs WHERE step_run_id=?", (step_run_id,)).fetchone()
+
     def steps(self, run_id: str) -> list[sqlite3.Row]:
         return self.conn.execute(
             "SELECT * FROM step_runs WHERE run_id=? ORDER BY position", (run_id,)).fetchall()
@@ -231,7 +235,7 @@ class Store:
             "SELECT step_run_id, pid, pid_start FROM step_runs WHERE run_id=? AND status='Running'",
             (run_id,)).fetchall()
         for step in running:
-            procs.stop_step_processes(step["step_run_id"], step["pid"], step["pid_start"], grace=1.0)
+            procs.stop_step(step["step_run_id"], step["pid"], step["pid_start"], grace=1.0)
         now = time.time()
         reason = f"the orchestrator (pid {pid}) stopped without finishing the run"
         with self.transaction() as conn:

@@ -1,0 +1,144 @@
+"""Writing a step's output as it arrives: one combined log, one file per rank, redacted.
+
+A PythonScriptStep's log is its own stdout and stderr. An MpiStep's output comes
+from its launcher, tagged: mpirun ``--tag-output`` starts every chunk a rank
+writes with ``[job,rank]<stdout>:`` (a chunk may end mid-line, so lines of
+different ranks can be cut into each other), torchrun ``--tee`` starts every line
+with ``[defaultN]:``. :class:`Demuxer` puts each rank's lines back together; the
+step log shows every line as ``[rank N] text`` (``[launcher] text`` for the
+launcher's own lines) and each rank also gets ``rank.N.log``.
+
+Memory is bounded: only unfinished lines are held, and a line longer than
+:data:`MAX_LINE` is written in pieces. Standard library only: this runs in the
+step guard.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+TAG = re.compile(r"\[\d+,(\d+)\]<(stdout|stderr|stddiag)>:|\[default(\d+)\]:")
+LAUNCHER = -1
+MAX_LINE = 1 << 20
+Stream = tuple[int, str]
+
+
+class Demuxer:
+    """Joins the pieces of each rank's lines, fed one physical line at a time."""
+
+    def __init__(self) -> None:
+        self.partial: dict[Stream, str] = {}
+
+    def feed(self, physical: str) -> Iterator[tuple[int, str]]:
+        """``(rank, line)`` for every line this physical line completes; rank -1: launcher."""
+        ended = physical.endswith("\n")
+        pieces = split_tags(physical.rstrip("\n"))
+        for index, (stream, piece) in enumerate(pieces):
+            joined = self.partial.get(stream, "") + piece
+            if ended and index == len(pieces) - 1:
+                self.partial.pop(stream, None)
+                yield stream[0], joined
+            elif len(joined) > MAX_LINE:
+                self.partial.pop(stream, None)
+                yield stream[0], joined
+            else:
+                self.partial[stream] = joined
+
+    def rest(self) -> Iterator[tuple[int, str]]:
+        """Every rank's unfinished last line, once the output has ended."""
+        for stream, text in self.partial.items():
+            if text:
+                yield stream[0], text
+        self.partial = {}
+
+
+def split_tags(line: str) -> list[tuple[Stream, str]]:
+    """The pieces of one physical line, each with the stream whose tag precedes it."""
+    pieces: list[tuple[Stream, str]] = []
+    stream: Stream = (LAUNCHER, "")
+    position = 0
+    for match in TAG.finditer(line):
+        if match.start() > position:
+            pieces.append((stream, line[position:match.start()]))
+        if match.group(1) is not None:
+            stream = (int(match.group(1)), match.group(2))
+        else:
+            stream = (int(match.group(3)), "tee")
+        position = match.end()
+    pieces.append((stream, line[position:]))
+    return pieces
+
+
+def combined_line(rank: int, text: str) -> str:
+    """How a demuxed line reads in the combined step log."""
+    return f"[rank {rank}] {text}\n" if rank >= 0 else f"[launcher] {text}\n"
+
+
+class LogSink:
+    """Receives a step's raw output in chunks and writes the log files, redacted."""
+
+    def __init__(self, path: Path, tagged: bool, redact: Callable[[str], str]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.redact = redact
+        self.log: BinaryIO = open(path, "ab")
+        self.ranks: dict[int, BinaryIO] = {}
+        self.demuxer = Demuxer() if tagged else None
+        self.pending = b""
+
+    def feed(self, data: bytes) -> None:
+        """Take a chunk of output; complete lines are written and flushed at once."""
+        data = self.pending + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) > MAX_LINE:
+            cut = len(data)
+        self.pending = data[cut:]
+        if cut:
+            self._write(data[:cut].decode("utf-8", "replace"))
+        self.flush()
+
+    def finish(self) -> None:
+        """The output has ended: write what is left."""
+        if self.pending:
+            self._write(self.pending.decode("utf-8", "replace"))
+            self.pending = b""
+        if self.demuxer is not None:
+            self._ranked(list(self.demuxer.rest()))
+        self.flush()
+
+    def flush(self) -> None:
+        self.log.flush()
+        for handle in self.ranks.values():
+            handle.flush()
+
+    def close(self) -> None:
+        self.finish()
+        self.log.close()
+        for handle in self.ranks.values():
+            handle.close()
+
+    def _write(self, text: str) -> None:
+        if self.demuxer is None:
+            self.log.write(self.redact(text).encode("utf-8"))
+            return
+        pairs: list[tuple[int, str]] = []
+        for physical in text.splitlines(keepends=True):
+            pairs.extend(self.demuxer.feed(physical))
+        self._ranked(pairs)
+
+    def _ranked(self, pairs: list[tuple[int, str]]) -> None:
+        if not pairs:
+            return
+        self.log.write(self.redact("".join(combined_line(r, t) for r, t in pairs)).encode("utf-8"))
+        per_rank: dict[int, list[str]] = {}
+        for rank, line in pairs:
+            if rank >= 0:
+                per_rank.setdefault(rank, []).append(line + "\n")
+        for rank, lines in per_rank.items():
+            handle = self.ranks.get(rank)
+            if handle is None:
+                handle = self.ranks[rank] = open(self.path.with_name(f"rank.{rank}.log"), "ab")
+            handle.write(self.redact("".join(lines)).encode("utf-8"))
