@@ -140,6 +140,6 @@ def cancel(
     try:
         return cancel_run(settings, run_id, step_id=step_id, ws_config=ws_config, timeout=timeout)
     except SettingsError as exc:
-        raise SettingsError(
-            exc.what, f"no local run has id '{run_id}', and AzureML cannot be asked: {exc.problem}", exc.advice
-        ) from None
+        raise RunNotFoundError(
+            run_id, message=f"no local run has id '{run_id}', and AzureML cannot be asked: "
+            f"{exc.problem} ({exc.what}). {exc.advice}") from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from typing import Any, Callable, Sequence
@@ -13,6 +14,8 @@ from typing import Any, Callable, Sequence
 from azml.errors import AzmlError, exit_code_for
 
 EXIT_UNEXPECTED = 1
+#: The reader of our output went away (``azml status | head -3``): 128 + SIGPIPE, quietly.
+EXIT_CLOSED_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,7 +26,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_CLOSED_PIPE
     except AzmlError as exc:
         print(f"azml {args.command}: {exc}", file=sys.stderr)
         return exit_code_for(exc)
@@ -42,18 +50,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNEXPECTED
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush raises nothing."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """Options valid before and after the command; after it, they keep what came before."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
-    common.add_argument("--env-file", metavar="PATH", help="settings file (default: ./.env if present)")
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    common.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors",
+                        **default)
+    common.add_argument("--env-file", metavar="PATH", help="settings file (default: ./.env if present)",
+                        **default)
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="azml",
-        parents=[common],
+        parents=[_common(suppress=False)],
         description="Validate, plan, run locally and submit AzureML pipelines described in pipeline_config.json.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    after = _common(suppress=True)
     for name, add in _COMMANDS.items():
-        add(sub.add_parser(name, parents=[common], help=_HELP[name], description=_HELP[name]))
+        add(sub.add_parser(name, parents=[after], help=_HELP[name], description=_HELP[name]))
     return parser
 
 

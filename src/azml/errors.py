@@ -165,11 +165,11 @@ class RunNotFoundError(AzmlError):
 
     exit_code = 3
 
-    def __init__(self, run_id: str, where: str = "") -> None:
+    def __init__(self, run_id: str, where: str = "", *, message: str = "") -> None:
         self.run_id = run_id
         self.where = where
         tail = f" in {where}" if where else ""
-        super().__init__(f"no run with id '{run_id}'{tail}")
+        super().__init__(message or f"no run with id '{run_id}'{tail}")
 
 
 class AzureServiceError(AzmlError):
