@@ -74,7 +74,7 @@ def run(
         fail_fast=fail_fast,
         out=out,
     )
-    if result.status != "Completed":
+    if result.status != "Completed":  # Status.COMPLETED (a str); the local target is imported lazily
         failed = [s.id for s in result.steps if s.status == "Failed"]
         raise RunFailedError(result.run_id, result.status, failed)
     return result

@@ -212,6 +212,33 @@ class StepNotFoundError(AzmlError):
         super().__init__(f"run {run_id} has no step '{step}'{listed}")
 
 
+class StoreDamagedError(AzmlError):
+    """The local run store's file is damaged; ``azml store repair`` rebuilds it."""
+
+    exit_code = 1
+
+    def __init__(self, path: str, detail: str) -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(
+            f"the run store {path} is damaged ({detail}). Repair it with: azml store repair "
+            "(it keeps the damaged file aside, salvages what it can and rebuilds the list of "
+            "runs from the run folders)")
+
+
+class StoreWriteError(AzmlError):
+    """The local run store could not be written (disk full, read-only, locked)."""
+
+    exit_code = 1
+
+    def __init__(self, path: str, problem: str, advice: str = "") -> None:
+        self.path = path
+        self.problem = problem
+        self.advice = advice
+        tail = f". {advice}" if advice else ""
+        super().__init__(f"cannot write the run store {path}: {problem}{tail}")
+
+
 def exit_code_for(error: BaseException) -> int:
     """Exit code for an error: its class's ``exit_code`` for an AzmlError, else 1."""
     return error.exit_code if isinstance(error, AzmlError) else 1

@@ -213,7 +213,21 @@ def test_killing_the_driver_mid_launch_leaves_nothing_without_another_command(pr
         orchestrator.send_signal(signal.SIGKILL)  # mpirun is still starting ranks
         orchestrator.wait(timeout=10)
         # mpirun and the ranks carry the script's name, the guard the config's
-        assert _gone_within(lambda: processes_with(script) + processes_with(config), 5.0)
+        assert _gone_within(lambda: processes_with(script) + processes_with(config), 5.0), _describe(processes_with(script) + processes_with(config))
     finally:
         if orchestrator.poll() is None:
             orchestrator.kill()
+
+
+def _describe(pids: list[int]) -> str:
+    """Pid, state, parent and command of each process, for a failure message."""
+    lines = []
+    for pid in pids[:10]:
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ")[:120]
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        lines.append(f"{pid} {fields[0]} ppid={fields[1]} {cmd.decode(errors='replace')}")
+    return f"{len(pids)} left: " + "; ".join(lines)

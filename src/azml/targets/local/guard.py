@@ -125,8 +125,13 @@ def terminate(
 
 
 def descendants(root: int) -> list[int]:
-    """Live (not zombie) processes below ``root``, found through ``/proc``."""
+    """Live (not zombie) processes below ``root``, found through ``/proc``.
+
+    Zombies are walked through, not returned: a process that has just died may
+    still be the parent on record of children being re-parented.
+    """
     children: dict[int, list[int]] = {}
+    dead: set[int] = set()
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -136,14 +141,18 @@ def descendants(root: int) -> list[int]:
         except OSError:
             continue
         fields = raw[raw.rfind(b")") + 2:].split(b" ", 2)
-        if len(fields) < 2 or fields[0] in (b"Z", b"X"):
+        if len(fields) < 2:
             continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        pid = int(entry.name)
+        if fields[0] in (b"Z", b"X"):
+            dead.add(pid)
+        children.setdefault(int(fields[1]), []).append(pid)
     found: list[int] = []
     todo = [root]
     while todo:
         for child in children.get(todo.pop(), ()):
-            found.append(child)
+            if child not in dead:
+                found.append(child)
             todo.append(child)
     return found
 
@@ -290,19 +299,36 @@ class _Life:  # pragma: no cover (runs in the guard process)
 
     def run(self) -> int:
         """Relay output until the leader ends or a stop; then end the tree and read to the end."""
-        me = os.getpid()
         while self.code is None and not self.stop:
             self._step(None)
         if self.stop:
-            terminate(lambda: descendants(me), self.grace, self._step)
+            terminate(self._tree, self.grace, self._step)
         elif self._has_children():
-            terminate(lambda: descendants(me), 0.0, self._step)  # what the leader left behind
+            terminate(self._tree, 0.0, self._step)  # what the leader left behind
         while self.out is not None:  # every writer is gone (or going): read to the end
-            if not self._step(0.5) and not descendants(me):
+            if not self._step(0.5) and not self._tree():
                 while self.out is not None:
                     self._read_out()
         self._reap()
         return self.code if self.code is not None else -signal.SIGKILL
+
+    def _tree(self) -> list[int]:
+        """Every live process of the step. Empty only when the guard has no child left.
+
+        As a subreaper the guard inherits every orphan, so any live descendant
+        keeps a live child of the guard: "no children" is exact, while a scan of
+        ``/proc`` can miss a process being re-parented at that moment.
+        """
+        me = os.getpid()
+        for _ in range(2000):
+            self._reap()
+            if not self._has_children():
+                return []
+            found = descendants(me)
+            if found:
+                return found
+            time.sleep(0.002)
+        return []
 
     def _step(self, timeout: float | None) -> bool:
         """Wait for output, a signal, the orchestrator going away or a child ending.

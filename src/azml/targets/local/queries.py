@@ -6,9 +6,12 @@ they left running), so a killed ``azml run`` never shows as Running forever.
 Cancelling works across processes in two ways at once: the request is written
 to the store, where the orchestrator polls for it (it stops the step, marks it
 Canceled and leaves its dependents NotStarted), and the canceller itself stops
-the step's processes (SIGTERM to its process group and to every process carrying
-its ``AZUREML_RUN_ID``, SIGKILL after a grace period). If the orchestrator is
-gone, the canceller records the outcome itself.
+the step's processes through the step's guard, which ends the whole tree
+(SIGTERM, SIGKILL after a grace period). If the orchestrator is gone, the
+canceller records the outcome itself.
+
+On a read-only checkout the store opens read-only: status and logs work,
+nothing is written (dead runs are not marked).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from typing import Any, TextIO
 from azml.errors import RunNotFoundError, StepNotFoundError
 from azml.targets.local import procs
 from azml.targets.local.logs import copy_log, follow_log, tail_offset
-from azml.targets.local.model import from_rows
-from azml.targets.local.store import ACTIVE, DB_NAME, Store
+from azml.targets.local.model import ACTIVE, Status, from_rows
+from azml.targets.local.store import DB_NAME, Store
 from azml.settings import Settings
 
 SETTLE_SECONDS = 5.0
@@ -113,7 +116,7 @@ def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, tail: int | No
         out.write(f"(no log: step {row['status']}{': ' + row['reason'] if row['reason'] else ''})\n")
         return
     log = Path(row["log"])
-    if row["status"] == "Reused":
+    if row["status"] == Status.REUSED:
         out.write(f"(reused {row['reused_from']}; its log follows)\n")
     start = tail_offset(log, tail) if tail is not None and log.exists() else 0
     if not follow:
@@ -142,9 +145,9 @@ def cancel_local(settings: Settings, run_id: str, *, step_id: str | None = None)
         if target is not None and target["status"] not in ACTIVE:
             return (f"step {target['step_id']} of run {run_id} already ended "
                     f"({target['status']}); nothing to cancel")
-        _request(store, run_id, target)
+        store.request_cancel(run_id, target["step_run_id"] if target is not None else None)
         victims = [target] if target is not None else steps
-        _stop([v for v in victims if v["status"] == "Running"])
+        _stop([v for v in victims if v["status"] == Status.RUNNING])
         _settle(store, run, target)
     finally:
         store.close()
@@ -152,15 +155,6 @@ def cancel_local(settings: Settings, run_id: str, *, step_id: str | None = None)
         return (f"canceled step {target['step_id']} ({target['step_run_id']}) of run {run_id}; "
                 "its dependents will not start")
     return f"canceled run {run_id}"
-
-
-def _request(store: Store, run_id: str, target: sqlite3.Row | None) -> None:
-    with store.transaction() as conn:
-        if target is None:
-            conn.execute("UPDATE runs SET cancel_requested=1 WHERE run_id=?", (run_id,))
-        else:
-            conn.execute("UPDATE step_runs SET cancel_requested=1 WHERE step_run_id=?",
-                         (target["step_run_id"],))
 
 
 def _stop(rows: list[sqlite3.Row]) -> None:
@@ -180,22 +174,12 @@ def _settle(store: Store, run: sqlite3.Row, target: sqlite3.Row | None) -> None:
         time.sleep(0.05)
     if procs.is_alive(run["orchestrator_pid"], run["orchestrator_start"]):
         return
-    now = time.time()
-    with store.transaction() as conn:
-        if target is not None:
-            conn.execute("UPDATE step_runs SET status='Canceled', reason='canceled', ended=? "
-                         "WHERE step_run_id=? AND status IN ('NotStarted','Queued','Running')",
-                         (now, target["step_run_id"]))
-        conn.execute("UPDATE step_runs SET status='Canceled', reason='canceled', ended=? "
-                     "WHERE run_id=? AND status IN ('Queued','Running')", (now, run["run_id"]))
-        conn.execute("UPDATE runs SET status='Canceled', reason='canceled', ended=? WHERE run_id=? "
-                     "AND status IN ('NotStarted','Queued','Running')", (now, run["run_id"]))
+    store.record_cancel(run["run_id"], target["step_run_id"] if target is not None else None)
 
 
 def _recorded(store: Store, run_id: str, target: sqlite3.Row | None) -> bool:
     if target is not None:
-        row = store.conn.execute("SELECT status FROM step_runs WHERE step_run_id=?",
-                                 (target["step_run_id"],)).fetchone()
-        return row is not None and row[0] not in ACTIVE
-    row = store.conn.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
-    return row is not None and row[0] not in ACTIVE
+        status = store.step_status(target["step_run_id"])
+    else:
+        status = store.run_status(run_id)
+    return status is not None and status not in ACTIVE

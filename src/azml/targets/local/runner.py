@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from azml.config.model import DatastoreInput
-from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError
+from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError, StoreWriteError
 from azml.targets.local import contract, ids, launch, procs, reuse, snapshot, workspace
 from azml.targets.local.display import Display
 from azml.targets.local.executor import Handle, Job, ProcessExecutor
 from azml.targets.local.hashing import Hasher, Manifest, list_files
 from azml.targets.local.logs import last_line
-from azml.targets.local.model import LocalRun, StepRun
+from azml.targets.local.model import OK, LocalRun, Status, StepRun
 from azml.targets.local.scheduler import Outcome, Scheduler
 from azml.targets.local.store import Store
 from azml.plan import Plan
@@ -80,7 +80,7 @@ class LocalRunner:
         self.layout = workspace.Layout(settings.azml_home)
         self.hasher = Hasher(store)
         self.run_id = ids.new_run_id()
-        self.run = LocalRun(self.run_id, "NotStarted", experiment, [
+        self.run = LocalRun(self.run_id, Status.NOT_STARTED, experiment, [
             StepRun(sid, ids.step_run_id(self.run_id, sid), s.name, type=s.type)
             for sid, s in plan.steps.items()], config=str(plan.config_path))
         self.records = {s.id: s for s in self.run.steps}
@@ -91,7 +91,8 @@ class LocalRunner:
         self.inputs: dict[tuple[str, str], Manifest] = {}
         self.requirements: dict[str, str | None] = {}
         self.parts: dict[str, dict[str, Any]] = {}
-        self.producer: dict[str, str] = {}
+        #: per finished (or reused) step: output name -> manifest digest of its content
+        self.output_digests: dict[str, dict[str, str]] = {}
         self.handles: dict[str, Handle] = {}
         self._next_poll = 0.0
 
@@ -128,16 +129,16 @@ class LocalRunner:
     # -- the run -------------------------------------------------------------------
 
     def execute(self, max_parallel: int, fail_fast: bool) -> LocalRun:
-        self.run.status, self.run.started = "Running", time.time()
+        self.run.status, self.run.started = Status.RUNNING, time.time()
         self.store.insert_run({
             "run_id": self.run_id, "experiment": self.run.experiment, "config": self.run.config,
-            "status": "Running", "started": self.run.started, "orchestrator_pid": os.getpid(),
+            "status": Status.RUNNING, "started": self.run.started, "orchestrator_pid": os.getpid(),
             "orchestrator_start": procs.start_time(os.getpid()),
             "run_dir": str(self.layout.run_dir(self.run_id))})
         for position, step in enumerate(self.run.steps):
             self.store.insert_step({"step_run_id": step.step_run_id, "run_id": self.run_id,
                                     "step_id": step.id, "name": step.name, "position": position,
-                                    "type": step.type, "status": "NotStarted",
+                                    "type": step.type, "status": Status.NOT_STARTED,
                                     "ranks": self.plan.steps[step.id].process_count})
         self.display.header(self.run, str(self.layout.run_dir(self.run_id)))
         executor = ProcessExecutor(redact=self.settings.redact)
@@ -147,10 +148,10 @@ class LocalRunner:
         try:
             statuses = scheduler.run()
         except KeyboardInterrupt:
-            self._finish("Canceled", "interrupted (Ctrl-C)")
+            self._finish(Status.CANCELED, "interrupted (Ctrl-C)")
             raise InterruptedRunError(self.run_id) from None
         except BaseException as exc:
-            self._finish("Failed", f"azml stopped: {exc.__class__.__name__}: {exc}")
+            self._finish(Status.FAILED, f"azml stopped: {exc.__class__.__name__}: {exc}")
             raise
         finally:
             _restore_sigterm(previous)
@@ -158,10 +159,23 @@ class LocalRunner:
         return self.run
 
     def _finish(self, status: str, reason: str) -> None:
+        """Record the end (store and the run folder's ``run.json``), then show the summary.
+
+        The summary is shown even when the store cannot be written, and the error
+        then says how each step really ended.
+        """
         self.run.status, self.run.reason, self.run.ended = status, reason, time.time()
         self.store.update_run(self.run_id, status=status, reason=reason, ended=self.run.ended)
-        self.store.flush()
-        self.display.summary(self.run)
+        try:
+            self.store.flush()
+            self.store.export_run(self.run_id, self.layout.run_dir(self.run_id))
+        except StoreWriteError as exc:
+            ended = "; ".join(f"step {s.id} {s.status}" + (f": {s.reason}" if s.reason else "")
+                              for s in self.run.steps if s.status not in OK)
+            detail = f"{exc.problem} (run {self.run_id} ended {status}{'; ' + ended if ended else ''})"
+            raise StoreWriteError(exc.path, self.settings.redact(detail), exc.advice) from None
+        finally:
+            self.display.summary(self.run)
 
     # -- scheduler hooks -----------------------------------------------------------
 
@@ -190,17 +204,17 @@ class LocalRunner:
         job.log_path = self.layout.step_dir(self.run_id, step_id) / workspace.STEP_LOG
         job.tagged = step.is_mpi
         record.log = str(job.log_path)
-        record.status = "Queued"
-        self.store.update_step(record.step_run_id, status="Queued", reason=why)
+        record.status = Status.QUEUED
+        self.store.update_step(record.step_run_id, status=Status.QUEUED, reason=why)
         self.display.event(record)
         return job
 
     def started(self, step_id: str, handle: Handle) -> None:
         record = self.records[step_id]
-        record.status, record.started = "Running", time.time()
+        record.status, record.started = Status.RUNNING, time.time()
         self.handles[step_id] = handle
         self.display.tails[step_id] = lambda: last_line(handle.job.log_path)
-        self.store.update_step(record.step_run_id, status="Running", pid=handle.pid,
+        self.store.update_step(record.step_run_id, status=Status.RUNNING, pid=handle.pid,
                                pid_start=handle.start, started=record.started, log=record.log)
         self.display.event(record)  # the scheduler's next tick commits it, before it waits
 
@@ -211,25 +225,27 @@ class LocalRunner:
         detail = ""
         if exit_code == 0:
             record.outputs = workspace.publish_outputs(step_dir, step.outputs)
-            self.producer[step_id] = record.step_run_id
-            outcome = Outcome("Completed", record.reason)
+            digests = self._digest_outputs(record.outputs)
+            self.output_digests[step_id] = digests
+            self.store.update_step(record.step_run_id, output_digest=json.dumps(digests))
+            outcome = Outcome(Status.COMPLETED, record.reason)
             detail = f"in {record.ended - (record.started or record.ended):.1f}s"
         elif canceled:
-            outcome = Outcome("Canceled", canceled)
+            outcome = Outcome(Status.CANCELED, canceled)
         else:
             reason = _failure_reason(exit_code, Path(record.log or ""))
-            outcome = Outcome("Failed", self.settings.redact(reason))
+            outcome = Outcome(Status.FAILED, self.settings.redact(reason))
         self._record(record, outcome, detail)
         return outcome
 
     def settled(self, step_id: str, outcome: Outcome) -> None:
         record = self.records[step_id]
-        if outcome.status == "Reused":
-            self.store.update_step(record.step_run_id, status="Reused", reason=outcome.reason,
+        if outcome.status == Status.REUSED:
+            self.store.update_step(record.step_run_id, status=Status.REUSED, reason=outcome.reason,
                                    started=record.started, ended=record.ended, log=record.log,
                                    outputs=json.dumps(record.outputs),
                                    reused_from=record.reused_from)
-            record.status, record.reason = "Reused", outcome.reason
+            record.status, record.reason = Status.REUSED, outcome.reason
             self.display.event(record)
             return
         record.ended = time.time()
@@ -237,8 +253,8 @@ class LocalRunner:
 
     def blocked(self, step_id: str, reason: str) -> None:
         record = self.records[step_id]
-        record.status, record.reason = "NotStarted", reason
-        self.store.update_step(record.step_run_id, status="NotStarted", reason=reason)
+        record.status, record.reason = Status.NOT_STARTED, reason
+        self.store.update_step(record.step_run_id, status=Status.NOT_STARTED, reason=reason)
         self.display.event(record)
 
     def requests(self, force: bool = False) -> tuple[bool, set[str]]:
@@ -269,9 +285,14 @@ class LocalRunner:
             if isinstance(spec, DatastoreInput):
                 content[name] = {"manifest": self.inputs[(step_id, name)].digest}
             else:
-                content[name] = {"from": self.producer[spec.step_id]}
+                content[name] = {"manifest": self.output_digests[spec.step_id][spec.output]}
         return reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
                                 content, self.requirements[step_id])
+
+    def _digest_outputs(self, outputs: dict[str, str]) -> dict[str, str]:
+        """Each output's manifest digest, hashed through the file index."""
+        return {name: self.hasher.manifest(Path(path), list(list_files(Path(path)))).digest
+                for name, path in outputs.items()}
 
     def _reusable(self, key: str) -> Any:
         for row in self.store.reusable(key):
@@ -281,21 +302,23 @@ class LocalRunner:
         return None
 
     def _reused(self, record: StepRun, hit: Any) -> Outcome:
-        original = self.store.conn.execute(
-            "SELECT log FROM step_runs WHERE step_run_id=?", (hit["step_run_id"],)).fetchone()
         record.outputs = json.loads(hit["outputs"] or "{}")
         record.reused_from = hit["step_run_id"]
-        record.log = original["log"] if original else None
+        record.log = hit["log"]
         record.started = record.ended = time.time()
-        self.producer[record.id] = hit["step_run_id"]
-        return Outcome("Reused", f"unchanged since {hit['step_run_id']}")
+        digests = json.loads(hit["output_digest"]) if hit["output_digest"] else None
+        if digests is None or set(digests) != set(record.outputs):  # recorded before digests
+            digests = self._digest_outputs(record.outputs)
+        self.output_digests[record.id] = digests
+        self.store.update_step(record.step_run_id, output_digest=json.dumps(digests))
+        return Outcome(Status.REUSED, f"unchanged since {hit['step_run_id']}")
 
     def _why(self, step_id: str, key: str, parts: dict[str, Any]) -> str:
         before = self.store.previous_attempt(self.run.config, step_id, self.run_id)
         if before is None:
             return "first run"
         if before["content_key"] == key:
-            if before["status"] in ("Failed", "Canceled"):
+            if before["status"] in (Status.FAILED, Status.CANCELED):
                 return f"previous attempt {before['status']}"
             return f"outputs of {before['step_run_id']} are gone"
         return reuse.explain(json.loads(before["components"]), parts, self.hasher.lookup)
@@ -334,11 +357,11 @@ class LocalRunner:
 
 def _run_status(statuses: Any) -> str:
     values = list(statuses)
-    if any(s == "Failed" for s in values):
-        return "Failed"
-    if any(s == "Canceled" for s in values):
-        return "Canceled"
-    return "Completed" if all(s in ("Completed", "Reused") for s in values) else "Failed"
+    if any(s == Status.FAILED for s in values):
+        return Status.FAILED
+    if any(s == Status.CANCELED for s in values):
+        return Status.CANCELED
+    return Status.COMPLETED if all(s in OK for s in values) else Status.FAILED
 
 
 def _failure_reason(exit_code: int, log: Path) -> str:

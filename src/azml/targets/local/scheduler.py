@@ -23,8 +23,8 @@ from typing import Protocol
 
 from azml.errors import AzmlError, LaunchError
 from azml.targets.local.executor import Executor, Handle, Job
+from azml.targets.local.model import OK, Status
 
-OK = ("Completed", "Reused")
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Scheduler:
         except BaseException:
             self._interrupt()
             raise
-        return {sid: self.done.get(sid, "NotStarted") for sid in self.order}
+        return {sid: self.done.get(sid, Status.NOT_STARTED) for sid in self.order}
 
     def _loop(self) -> None:
         while True:
@@ -115,7 +115,7 @@ class Scheduler:
                 self.executor.stop(self.running[sid])
             else:
                 self.queued.pop(sid, None)
-                self._settle(sid, Outcome("Canceled", "canceled before it started"))
+                self._settle(sid, Outcome(Status.CANCELED, "canceled before it started"))
 
     def _reap(self) -> None:
         for sid, handle in list(self.running.items()):
@@ -141,7 +141,7 @@ class Scheduler:
             self.executor.stop(handle)
         for sid in list(self.queued):
             del self.queued[sid]
-            self.done[sid] = "NotStarted"
+            self.done[sid] = Status.NOT_STARTED
             self.hooks.blocked(sid, why)
 
     def _any_ready(self) -> bool:
@@ -171,7 +171,7 @@ class Scheduler:
         try:
             return self.hooks.prepare(sid)
         except AzmlError as exc:
-            return Outcome("Failed", exc.message)
+            return Outcome(Status.FAILED, exc.message)
 
     def _settle(self, sid: str, outcome: Outcome) -> None:
         self.done[sid] = outcome.status
@@ -190,7 +190,7 @@ class Scheduler:
             try:
                 handle = self.executor.start(job)
             except LaunchError as exc:
-                self._settle(sid, Outcome("Failed", exc.message))
+                self._settle(sid, Outcome(Status.FAILED, exc.message))
                 if self.stopping:
                     return
                 continue
@@ -202,7 +202,7 @@ class Scheduler:
         for sid in self.order:
             if sid in self.done:
                 continue
-            self.done[sid] = "NotStarted"
+            self.done[sid] = Status.NOT_STARTED
             bad = [up for up in self.upstream[sid] if self.done.get(up) not in OK]
             if bad:
                 why = f"upstream {bad[0]} {self.done.get(bad[0], 'NotStarted')}"
