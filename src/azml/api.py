@@ -14,7 +14,8 @@ from azml.errors import RunFailedError, RunNotFoundError, SettingsError
 from azml.loading import Loaded, load
 from azml.settings import load_settings
 
-__all__ = ["Loaded", "cancel", "load", "logs", "plan", "run", "status", "submit", "validate"]
+__all__ = ["Loaded", "cancel", "load", "logs", "plan", "repair_store", "run", "status", "submit",
+           "validate"]
 
 
 def validate(config_path: str | os.PathLike[str], *, env_file: str | None = None) -> str:
@@ -110,13 +111,24 @@ def logs(
     *,
     step: str | None = None,
     follow: bool = False,
+    tail: int | None = None,
     env_file: str | None = None,
     out: TextIO = sys.stdout,
 ) -> None:
-    """Write a local run's logs (one step's, or all) to ``out``."""
+    """Write a local run's logs (one step's, or all; the last ``tail`` lines of each) to ``out``.
+
+    Streams: memory does not depend on the logs' size.
+    """
     from azml.targets.local import stream_logs
 
-    stream_logs(load_settings(env_file), run_id, step=step, follow=follow, out=out)
+    stream_logs(load_settings(env_file), run_id, step=step, follow=follow, tail=tail, out=out)
+
+
+def repair_store(*, env_file: str | None = None) -> str:
+    """Repair a damaged local run store (see :mod:`azml.targets.local.repair`); returns a sentence."""
+    from azml.targets.local import repair_store as repair
+
+    return repair(load_settings(env_file).azml_home)
 
 
 def cancel(

@@ -134,7 +134,14 @@ def _add_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", help="a local run id")
     p.add_argument("--step", metavar="NAME_OR_ID", help="one step's log (step id, name or step run id)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    p.add_argument("--tail", type=_natural, metavar="N", help="only the last N lines of each log")
     p.set_defaults(handler=_logs)
+
+
+def _add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("repair",),
+                   help="repair: keep a damaged store aside, salvage it and rebuild it from the run folders")
+    p.set_defaults(handler=_store)
 
 
 def _add_cancel(p: argparse.ArgumentParser) -> None:
@@ -190,7 +197,14 @@ def _status(args: argparse.Namespace) -> int:
 def _logs(args: argparse.Namespace) -> int:
     from azml import api
 
-    api.logs(args.run_id, step=args.step, follow=args.follow, env_file=args.env_file)
+    api.logs(args.run_id, step=args.step, follow=args.follow, tail=args.tail, env_file=args.env_file)
+    return 0
+
+
+def _store(args: argparse.Namespace) -> int:
+    from azml import api
+
+    print(api.repair_store(env_file=args.env_file))
     return 0
 
 
@@ -217,6 +231,16 @@ def _status_text(result: Any) -> str:
     return "\n".join(lines)
 
 
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -235,6 +259,7 @@ _COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "status": _add_status,
     "logs": _add_logs,
     "cancel": _add_cancel,
+    "store": _add_store,
 }
 _HELP = {
     "validate": "check a pipeline config; print every problem at once",
@@ -244,4 +269,5 @@ _HELP = {
     "status": "show local runs, or one run",
     "logs": "print a local run's logs",
     "cancel": "cancel a run or one step run (local ids first, then AzureML)",
+    "store": "maintain the local run store (repair)",
 }

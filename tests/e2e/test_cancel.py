@@ -188,7 +188,7 @@ def test_cancel_ends_a_setsid_daemon_that_cleared_its_environment(proj: Project)
     orchestrator = proj.spawn("run", "pipeline_config.json")
     try:
         run = _running(proj, "d")
-        assert len(processes_with(token)) == 1
+        assert len(wait_for(lambda: processes_with(token))) == 1
         result = proj.cli("cancel", run["run_id"])
         assert result.returncode == 0, result.stderr
         assert orchestrator.wait(timeout=30) == 1

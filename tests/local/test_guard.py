@@ -81,7 +81,8 @@ def test_a_setsid_daemon_without_environment_is_ended_when_the_step_is_stopped(t
     token = f"daemon-{uuid.uuid4().hex}"
     executor = ProcessExecutor(grace=0.5)
     handle = executor.start(_job(tmp_path, _daemon_script(token, "time.sleep(300)"), "g.stop"))
-    while "ready" not in (tmp_path / "log.txt").read_text():
+    deadline = time.monotonic() + 20
+    while not _with(token) and time.monotonic() < deadline:  # the daemon has exec'd
         time.sleep(0.02)
     assert len(_with(token)) == 1
     executor.stop(handle)

@@ -69,7 +69,11 @@ class GuardSpec:
 
 @dataclass
 class Guard:
-    """The orchestrator's side of a running guard."""
+    """The orchestrator's side of a running guard.
+
+    ``last_line`` is the step's last non-empty output line (redacted), known once
+    the guard has ended: the failure reason does not depend on reading the log.
+    """
 
     pid: int
     start: str | None
@@ -77,6 +81,7 @@ class Guard:
     control: int  # write end; closing it (or dying) tells the guard to end the tree
     status: int  # read end of the guard's status pipe
     pidfd: int | None
+    last_line: str = ""
 
 
 class GuardStartError(OSError):
@@ -211,10 +216,13 @@ def exit_code(guard: Guard) -> int | None:
             except OSError:
                 pass
     guard.pidfd = None
+    code = -signal.SIGKILL  # unless it says otherwise, the guard was killed before it could report
     for line in report.splitlines():
         if line.startswith("exit "):
-            return int(line.split()[1])
-    return -signal.SIGKILL  # the guard itself was killed before it could report
+            code = int(line.split()[1])
+        elif line.startswith("last "):
+            guard.last_line = line[5:]
+    return code
 
 
 def _read_line(fd: int) -> str:
@@ -282,7 +290,7 @@ def _guard_main(spec: GuardSpec, control: int, status: int) -> int:  # pragma: n
     life = _Life(step.pid, out_r, control, wake_r, sink, spec.grace)
     code = life.run()
     sink.close()
-    _report(status, f"exit {code}")
+    _report(status, f"exit {code}\nlast {sink.last}")
     return 0
 
 

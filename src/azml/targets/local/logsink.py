@@ -23,6 +23,8 @@ from typing import BinaryIO
 TAG = re.compile(r"\[\d+,(\d+)\]<(stdout|stderr|stddiag)>:|\[default(\d+)\]:")
 LAUNCHER = -1
 MAX_LINE = 1 << 20
+#: Characters of the last line kept for the failure reason.
+MAX_REPORTED = 500
 Stream = tuple[int, str]
 
 
@@ -88,6 +90,9 @@ class LogSink:
         self.ranks: dict[int, BinaryIO] = {}
         self.demuxer = Demuxer() if tagged else None
         self.pending = b""
+        self.failed = False
+        #: the last non-empty line written (redacted), kept even when the disk is full
+        self.last = ""
 
     def feed(self, data: bytes) -> None:
         """Take a chunk of output; complete lines are written and flushed at once."""
@@ -110,19 +115,32 @@ class LogSink:
         self.flush()
 
     def flush(self) -> None:
-        self.log.flush()
-        for handle in self.ranks.values():
-            handle.flush()
+        for handle in (self.log, *self.ranks.values()):
+            self._quietly(handle.flush)
 
     def close(self) -> None:
         self.finish()
-        self.log.close()
-        for handle in self.ranks.values():
-            handle.close()
+        for handle in (self.log, *self.ranks.values()):
+            self._quietly(handle.close)
+
+    def _remember(self, text: str) -> None:
+        stripped = text.rstrip()
+        if stripped:
+            self.last = stripped[stripped.rfind("\n") + 1:].strip()[:MAX_REPORTED]
+
+    def _quietly(self, action: Callable[[], object]) -> None:
+        """Run a file operation; a failure (disk full) loses output, never the step's outcome."""
+        try:
+            action()
+        except OSError:
+            self.failed = True
 
     def _write(self, text: str) -> None:
         if self.demuxer is None:
-            self.log.write(self.redact(text).encode("utf-8"))
+            shown = self.redact(text)
+            self._remember(shown)
+            data = shown.encode("utf-8")
+            self._quietly(lambda: self.log.write(data))
             return
         pairs: list[tuple[int, str]] = []
         for physical in text.splitlines(keepends=True):
@@ -132,7 +150,10 @@ class LogSink:
     def _ranked(self, pairs: list[tuple[int, str]]) -> None:
         if not pairs:
             return
-        self.log.write(self.redact("".join(combined_line(r, t) for r, t in pairs)).encode("utf-8"))
+        shown = self.redact("".join(combined_line(r, t) for r, t in pairs))
+        self._remember(shown)
+        combined = shown.encode("utf-8")
+        self._quietly(lambda: self.log.write(combined))
         per_rank: dict[int, list[str]] = {}
         for rank, line in pairs:
             if rank >= 0:
@@ -140,5 +161,10 @@ class LogSink:
         for rank, lines in per_rank.items():
             handle = self.ranks.get(rank)
             if handle is None:
-                handle = self.ranks[rank] = open(self.path.with_name(f"rank.{rank}.log"), "ab")
-            handle.write(self.redact("".join(lines)).encode("utf-8"))
+                try:
+                    handle = self.ranks[rank] = open(self.path.with_name(f"rank.{rank}.log"), "ab")
+                except OSError:
+                    self.failed = True
+                    continue
+            data = self.redact("".join(lines)).encode("utf-8")
+            self._quietly(lambda: handle.write(data))

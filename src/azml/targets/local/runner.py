@@ -64,6 +64,9 @@ def run_plan(
         runner = LocalRunner(plan, settings, store, experiment=experiment, reuse=reuse, out=out)
         runner.preflight()
         return runner.execute(max_parallel or os.cpu_count() or 1, fail_fast)
+    except BaseException:
+        store.abandon()  # what could not be written would only hide the error in flight
+        raise
     finally:
         store.close()
 
@@ -233,7 +236,8 @@ class LocalRunner:
         elif canceled:
             outcome = Outcome(Status.CANCELED, canceled)
         else:
-            reason = _failure_reason(exit_code, Path(record.log or ""))
+            said = handle.proc.last_line if handle.proc is not None else last_line(handle.job.log_path)
+            reason = _failure_reason(exit_code, said)
             outcome = Outcome(Status.FAILED, self.settings.redact(reason))
         self._record(record, outcome, detail)
         return outcome
@@ -364,7 +368,7 @@ def _run_status(statuses: Any) -> str:
     return Status.COMPLETED if all(s in OK for s in values) else Status.FAILED
 
 
-def _failure_reason(exit_code: int, log: Path) -> str:
+def _failure_reason(exit_code: int, tail: str) -> str:
     if exit_code < 0:
         try:
             name = signal.Signals(-exit_code).name
@@ -373,7 +377,6 @@ def _failure_reason(exit_code: int, log: Path) -> str:
         head = f"killed by {name}"
     else:
         head = f"exit code {exit_code}"
-    tail = last_line(log) if log.name else ""
     return f"{head}: {tail}" if tail else head
 
 

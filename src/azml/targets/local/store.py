@@ -96,8 +96,8 @@ class Store:
                 self.conn = _open_read_only(self.path)
             else:
                 home.mkdir(parents=True, exist_ok=True)
-                with _init_lock(home):
-                    _check_file(self.path)
+                with init_lock(home):
+                    check_file(self.path)
                     self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
                     self.conn.row_factory = sqlite3.Row
                     self.conn.execute("PRAGMA busy_timeout=30000")
@@ -172,6 +172,10 @@ class Store:
     def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Queue a write for the next :meth:`flush`."""
         self._pending.append((sql, params))
+
+    def abandon(self) -> None:
+        """Drop the writes still queued."""
+        self._pending = []
 
     def flush(self) -> None:
         """Commit every queued write in one transaction (kept queued if that fails)."""
@@ -381,7 +385,7 @@ def _writable(home: Path) -> bool:
 
 
 @contextmanager
-def _init_lock(home: Path) -> Iterator[None]:
+def init_lock(home: Path) -> Iterator[None]:
     """An exclusive lock while the file and its schema are checked or created."""
     fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -391,7 +395,7 @@ def _init_lock(home: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
     """A store file that exists must be a SQLite database: a zero-length one is damage."""
     try:
         with open(path, "rb") as handle:
@@ -407,7 +411,7 @@ def _check_file(path: Path) -> None:
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection: ``mode=ro``, or ``immutable=1`` where not even -shm can be made."""
-    _check_file(path)
+    check_file(path)
     if not path.exists():
         raise StoreWriteError(str(path), "it does not exist and cannot be created here (read-only)",
                               "Run from a checkout where AZML_HOME can be written")
