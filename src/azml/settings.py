@@ -8,6 +8,7 @@ exactly the environment AzureML would give them, not the orchestrator's secrets.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -18,8 +19,18 @@ from azml.errors import ConfigError, ConfigProblem
 #: A GPU size Azure offers today (NCasT4_v3: 4 vCPU, 1 NVIDIA T4). The original
 #: default, Standard_NC6, was retired in 2023.
 DEFAULT_VM_SIZE = "Standard_NC4as_T4_v3"
-SECRET_SUFFIXES = ("KEY", "SECRET", "PASSWORD", "TOKEN")
+SECRET_SUFFIXES = ("KEY", "SECRET", "PASSWORD", "TOKEN", "PWD", "CONNECTION_STRING",
+                   "CONNECTIONSTRING", "SAS_URL", "CREDENTIAL", "CREDENTIALS")
 REDACTED = "***"
+#: Secrets recognised by their shape wherever they appear: the value part of Azure
+#: connection-string fields (``AccountKey=...;``, ``SharedAccessSignature=...``, ...),
+#: the signature of a SAS URL or token (``sig=...``) and a bearer token.
+SECRET_PATTERNS = (
+    re.compile(r"(?i)\b((?:AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|"
+               r"ClientSecret|Secret)\s*=\s*)([^;\s\"'&]+)"),
+    re.compile(r"(?i)((?:[?&]|\b)sig=)([^&\s\"';]+)"),
+    re.compile(r"(?i)(\bBearer\s+)([A-Za-z0-9._~+/-]{8,}=*)"),
+)
 
 #: Every variable azml reads, with its meaning (also documented in .env.example).
 KNOWN_VARIABLES = (
@@ -39,6 +50,13 @@ KNOWN_VARIABLES = (
     "AZURE_CLIENT_ID",
     "AZURE_CLIENT_SECRET",
 )
+
+
+def redact_patterns(text: str) -> str:
+    """``text`` with the value part of every :data:`SECRET_PATTERNS` match replaced."""
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
 
 
 def is_secret(name: str) -> bool:
@@ -90,11 +108,15 @@ class Settings:
         return [v for k, v in self.values.items() if is_secret(k) and v]
 
     def redact(self, text: str) -> str:
-        """``text`` with the value of every secret variable replaced."""
+        """``text`` with every secret replaced by ``***``.
+
+        Secrets are the values of secret-named variables (environment and
+        ``.env``), and whatever has the shape of one (:data:`SECRET_PATTERNS`).
+        """
         for secret in sorted(self.secret_values(), key=len, reverse=True):
-            if len(secret) >= 4:
+            if len(secret) >= 4 and secret in text:
                 text = text.replace(secret, REDACTED)
-        return text
+        return redact_patterns(text)
 
     def __repr__(self) -> str:
         shown = {k: (REDACTED if is_secret(k) else v) for k, v in self.values.items()
