@@ -18,8 +18,8 @@ then on uses nothing but this module and the standard library:
   is gone, and the guard then ends the tree and exits;
 - SIGTERM (from the orchestrator or from ``azml cancel``) makes it end the tree;
 - when the step's first process exits, whatever it left running is killed;
-- it reports ``started PID START`` and, at the very end, ``exit CODE`` on its
-  status pipe.
+- at the very end it reports ``exit CODE`` and the step's last output line on
+  its status pipe (``error TEXT`` when the program could not be executed).
 
 :func:`terminate` is the one routine that stops processes (SIGTERM, a grace
 period, then SIGKILL until nothing is left); the orchestrator and ``azml cancel``
@@ -31,6 +31,7 @@ from __future__ import annotations
 import ctypes
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,7 +78,6 @@ class Guard:
 
     pid: int
     start: str | None
-    step_pid: int
     control: int  # write end; closing it (or dying) tells the guard to end the tree
     status: int  # read end of the guard's status pipe
     pidfd: int | None
@@ -166,17 +166,22 @@ def descendants(root: int) -> list[int]:
 
 
 def spawn(spec: GuardSpec) -> Guard:
-    """Fork a guard for ``spec`` and wait until the step has started.
+    """Fork a guard for ``spec``; it starts the step. Returns at once (no wait for the exec).
 
     Raises:
-        GuardStartError: the step's program could not be executed.
+        GuardStartError: the program is not an executable file (checked before forking);
+            a later failure to execute it is reported as the step's exit code 127.
     """
+    _check_program(spec.argv[0], spec.env)
+    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+    spec.log_path.touch()  # the log exists as soon as the step is started
     control_r, control_w = os.pipe()
     status_r, status_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover (runs in the child; covered by the executor's tests)
         code = 70
         try:
+            os.setsid()  # first: a Ctrl-C at the terminal must not reach the guard
             os.close(control_w)
             os.close(status_r)
             code = _guard_main(spec, control_r, status_w)
@@ -184,20 +189,22 @@ def spawn(spec: GuardSpec) -> Guard:
             os._exit(code)
     os.close(control_r)
     os.close(status_w)
-    first = _read_line(status_r)
-    if not first.startswith("started "):
-        os.close(control_w)
-        os.close(status_r)
-        os.waitpid(pid, 0)
-        raise GuardStartError(first.partition(" ")[2] or "the guard could not start the step")
-    _, step_pid, start = first.split(" ", 2)
     pidfd = None
     if hasattr(os, "pidfd_open"):
         try:
             pidfd = os.pidfd_open(pid)
         except OSError:
             pidfd = None
-    return Guard(pid, _start_time(pid), int(step_pid), control_w, status_r, pidfd)
+    return Guard(pid, _start_time(pid), control_w, status_r, pidfd)
+
+
+def _check_program(program: str, env: Mapping[str, str]) -> None:
+    if os.sep in program:
+        found: str | None = program if os.path.isfile(program) and os.access(program, os.X_OK) else None
+    else:
+        found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise GuardStartError(f"{program}: no such executable file")
 
 
 def exit_code(guard: Guard) -> int | None:
@@ -222,17 +229,9 @@ def exit_code(guard: Guard) -> int | None:
             code = int(line.split()[1])
         elif line.startswith("last "):
             guard.last_line = line[5:]
+        elif line.startswith("error "):
+            code, guard.last_line = 127, f"could not start {line[6:]}"
     return code
-
-
-def _read_line(fd: int) -> str:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode("utf-8", "replace").strip()
 
 
 def _read_all(fd: int) -> str:
@@ -264,7 +263,6 @@ def _start_time(pid: int) -> str | None:
 
 def _guard_main(spec: GuardSpec, control: int, status: int) -> int:  # pragma: no cover
     """The guard's life: start the step, relay its output, end its tree. Returns 0."""
-    os.setsid()
     _quiet_stdio()
     _close_other_fds((control, status))
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -286,7 +284,6 @@ def _guard_main(spec: GuardSpec, control: int, status: int) -> int:  # pragma: n
         _report(status, f"error {spec.argv[0]}: {exc.strerror or exc}")
         return 0
     os.close(out_w)
-    _report(status, f"started {step.pid} {_start_time(step.pid)}")
     life = _Life(step.pid, out_r, control, wake_r, sink, spec.grace)
     code = life.run()
     sink.close()

@@ -94,6 +94,8 @@ class LocalRunner:
         self.inputs: dict[tuple[str, str], Manifest] = {}
         self.requirements: dict[str, str | None] = {}
         self.parts: dict[str, dict[str, Any]] = {}
+        #: per prepared step: its content key and its components as stored (redacted text)
+        self.keys: dict[str, tuple[str, str]] = {}
         #: per finished (or reused) step: output name -> manifest digest of its content
         self.output_digests: dict[str, dict[str, str]] = {}
         self.handles: dict[str, Handle] = {}
@@ -171,7 +173,7 @@ class LocalRunner:
         self.store.update_run(self.run_id, status=status, reason=reason, ended=self.run.ended)
         try:
             self.store.flush()
-            self.store.export_run(self.run_id, self.layout.run_dir(self.run_id))
+            self.store.write_run_record(self.layout.run_dir(self.run_id), *self._record_rows())
         except StoreWriteError as exc:
             ended = "; ".join(f"step {s.id} {s.status}" + (f": {s.reason}" if s.reason else "")
                               for s in self.run.steps if s.status not in OK)
@@ -180,15 +182,36 @@ class LocalRunner:
         finally:
             self.display.summary(self.run)
 
+    def _record_rows(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The run's store rows, from memory, for ``run.json``."""
+        run = {"run_id": self.run_id, "experiment": self.run.experiment, "config": self.run.config,
+               "status": str(self.run.status), "reason": self.run.reason,
+               "started": self.run.started, "ended": self.run.ended,
+               "run_dir": str(self.layout.run_dir(self.run_id))}
+        steps = []
+        for position, step in enumerate(self.run.steps):
+            key, text = self.keys.get(step.id, (None, None))
+            digests = self.output_digests.get(step.id)
+            steps.append({
+                "step_run_id": step.step_run_id, "run_id": self.run_id, "step_id": step.id,
+                "name": step.name, "position": position, "type": step.type,
+                "status": str(step.status), "reason": step.reason, "content_key": key,
+                "components": text, "exit_code": step.exit_code, "started": step.started,
+                "ended": step.ended, "log": step.log, "outputs": json.dumps(step.outputs),
+                "reused_from": step.reused_from, "ranks": self.plan.steps[step.id].process_count,
+                "output_digest": json.dumps(digests) if digests is not None else None})
+        return run, steps
+
     # -- scheduler hooks -----------------------------------------------------------
 
     def prepare(self, step_id: str) -> Job | Outcome:
         record, step = self.records[step_id], self.plan.steps[step_id]
         parts = self._components(step_id)
-        key = reuse.content_key(parts)
+        raw = reuse.dumps(parts)
+        key, text = reuse.key_of(raw), self.settings.redact(raw)
         self.parts[step_id] = parts
-        self.store.update_step(record.step_run_id, content_key=key,
-                               components=self.settings.redact(reuse.dumps(parts)))
+        self.keys[step_id] = (key, text)
+        self.store.update_step(record.step_run_id, content_key=key, components=text)
         if not self.reuse:
             why = "reuse disabled"
         elif not step.allow_reuse:

@@ -17,6 +17,7 @@ Rules:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -70,6 +71,16 @@ class Scheduler:
     ) -> None:
         self.order = list(upstream)
         self.upstream = {k: tuple(v) for k, v in upstream.items()}
+        self.position = {sid: index for index, sid in enumerate(self.order)}
+        self.downstream: dict[str, list[str]] = {sid: [] for sid in self.order}
+        for sid, ups in self.upstream.items():
+            for up in ups:
+                self.downstream[up].append(sid)
+        #: per step, how many upstream steps have not ended well yet
+        self.missing = {sid: len(ups) for sid, ups in self.upstream.items()}
+        #: steps whose upstream all ended well, not yet prepared: a heap of plan positions
+        self.ready: list[int] = [self.position[s] for s, n in self.missing.items() if n == 0]
+        heapq.heapify(self.ready)
         self.executor = executor
         self.hooks = hooks
         self.max_parallel = max(1, max_parallel)
@@ -127,7 +138,7 @@ class Scheduler:
             del self.running[sid]
             canceled = "canceled on request" if sid in self.cancel else self.stopping
             outcome = self.hooks.finished(sid, handle, code, canceled)
-            self.done[sid] = outcome.status
+            self._mark(sid, outcome.status)
             if outcome.status not in OK:
                 self._after_failure(sid, outcome)
 
@@ -144,28 +155,31 @@ class Scheduler:
             self.done[sid] = Status.NOT_STARTED
             self.hooks.blocked(sid, why)
 
-    def _any_ready(self) -> bool:
-        return not self.stopping and any(self._is_ready(s) for s in self.order)
+    def _mark(self, sid: str, status: str) -> None:
+        """Record how ``sid`` ended; its dependents whose upstream all ended well become ready."""
+        self.done[sid] = status
+        if status not in OK:
+            return
+        for down in self.downstream[sid]:
+            self.missing[down] -= 1
+            if self.missing[down] == 0 and down not in self.done:
+                heapq.heappush(self.ready, self.position[down])
 
-    def _is_ready(self, sid: str) -> bool:
-        if sid in self.done or sid in self.queued or sid in self.running:
-            return False
-        return all(self.done.get(up) in OK for up in self.upstream[sid])
+    def _any_ready(self) -> bool:
+        return not self.stopping and bool(self.ready)
 
     def _settle_ready(self) -> None:
-        progress = True
-        while progress and not self.stopping:
-            progress = False
-            for sid in self.order:
-                if not self._is_ready(sid):
-                    continue
-                progress = True
-                prepared = self._prepare(sid)
-                if isinstance(prepared, Outcome):
-                    self._settle(sid, prepared)
-                else:
-                    prepared.slots = max(1, min(prepared.slots, self.max_parallel))
-                    self.queued[sid] = prepared
+        """Prepare every ready step in plan order (reuse settles at once and cascades)."""
+        while self.ready and not self.stopping:
+            sid = self.order[heapq.heappop(self.ready)]
+            if sid in self.done:
+                continue
+            prepared = self._prepare(sid)
+            if isinstance(prepared, Outcome):
+                self._settle(sid, prepared)
+            else:
+                prepared.slots = max(1, min(prepared.slots, self.max_parallel))
+                self.queued[sid] = prepared
 
     def _prepare(self, sid: str) -> Job | Outcome:
         try:
@@ -174,7 +188,7 @@ class Scheduler:
             return Outcome(Status.FAILED, exc.message)
 
     def _settle(self, sid: str, outcome: Outcome) -> None:
-        self.done[sid] = outcome.status
+        self._mark(sid, outcome.status)
         self.hooks.settled(sid, outcome)
         if outcome.status not in OK:
             self._after_failure(sid, outcome)

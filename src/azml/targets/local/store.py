@@ -334,16 +334,12 @@ class Store:
 
     # -- run records beside the run folders ---------------------------------------------
 
-    def export_run(self, run_id: str, run_dir: Path) -> None:
+    def write_run_record(self, run_dir: Path, run: dict[str, Any], steps: list[dict[str, Any]]) -> None:
         """Write ``run.json`` (the run's rows) into its folder, atomically: the repair reads it."""
-        run = self.run(run_id)
-        if run is None:
-            return
-        record = {"run": dict(run), "steps": [dict(s) for s in self.steps(run_id)]}
         run_dir.mkdir(parents=True, exist_ok=True)
         temp = run_dir / f".run.json.{os.getpid()}"
         try:
-            temp.write_text(json.dumps(record, sort_keys=True))
+            temp.write_text(json.dumps({"run": run, "steps": steps}, sort_keys=True))
             os.replace(temp, run_dir / RUN_RECORD)
         except OSError as exc:
             temp.unlink(missing_ok=True)
