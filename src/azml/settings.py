@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Mapping
 
@@ -25,12 +26,9 @@ REDACTED = "***"
 #: Secrets recognised by their shape wherever they appear: the value part of Azure
 #: connection-string fields (``AccountKey=...;``, ``SharedAccessSignature=...``, ...),
 #: the signature of a SAS URL or token (``sig=...``) and a bearer token.
-SECRET_PATTERNS = (
-    re.compile(r"(?i)\b((?:AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|"
-               r"ClientSecret|Secret)\s*=\s*)([^;\s\"'&]+)"),
-    re.compile(r"(?i)((?:[?&]|\b)sig=)([^&\s\"';]+)"),
-    re.compile(r"(?i)(\bBearer\s+)([A-Za-z0-9._~+/-]{8,}=*)"),
-)
+SECRET_PATTERNS = re.compile(
+    r"(?i)(\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|ClientSecret|Secret)"
+    r"\s*=\s*|(?:[?&]|\b)sig=|\bBearer\s+)([^;\s\"'&]+)")
 
 #: Every variable azml reads, with its meaning (also documented in .env.example).
 KNOWN_VARIABLES = (
@@ -54,9 +52,13 @@ KNOWN_VARIABLES = (
 
 def redact_patterns(text: str) -> str:
     """``text`` with the value part of every :data:`SECRET_PATTERNS` match replaced."""
-    for pattern in SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-    return text
+    if "=" not in text and "earer" not in text:
+        return text  # every pattern needs one of them: most lines are left at once
+    return SECRET_PATTERNS.sub(_mask, text)
+
+
+def _mask(match: re.Match[str]) -> str:
+    return match.group(1) + REDACTED
 
 
 def is_secret(name: str) -> bool:
@@ -107,14 +109,18 @@ class Settings:
     def secret_values(self) -> list[str]:
         return [v for k, v in self.values.items() if is_secret(k) and v]
 
+    @cached_property
+    def _secrets_longest_first(self) -> tuple[str, ...]:
+        return tuple(sorted((v for v in self.secret_values() if len(v) >= 4), key=len, reverse=True))
+
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by ``***``.
 
         Secrets are the values of secret-named variables (environment and
         ``.env``), and whatever has the shape of one (:data:`SECRET_PATTERNS`).
         """
-        for secret in sorted(self.secret_values(), key=len, reverse=True):
-            if len(secret) >= 4 and secret in text:
+        for secret in self._secrets_longest_first:
+            if secret in text:
                 text = text.replace(secret, REDACTED)
         return redact_patterns(text)
 
