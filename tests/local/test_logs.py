@@ -87,3 +87,26 @@ def test_any_chunking_and_interleaving_gives_each_rank_its_lines_back(ranks: dic
     for rank, line in demux("".join(stream)):
         got.setdefault(rank, []).append(line)
     assert got == {rank: lines for rank, (lines, _) in ranks.items()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), LINE, st.booleans()), min_size=1, max_size=30),
+       st.lists(st.integers(1, 40), min_size=1, max_size=10))
+def test_the_sink_writes_what_the_demuxer_says_however_the_output_is_cut(
+        tmp_path_factory, lines: list, cuts: list[int]) -> None:
+    """Whole tagged lines, launcher lines and ranks cut mid-line, fed in arbitrary chunks."""
+    text = "".join((f"[1,{rank}]<stdout>:" if tagged else "") + line + "\n"
+                   for rank, line, tagged in lines)
+    folder = tmp_path_factory.mktemp("sink")
+    sink = LogSink(folder / "step.log", True, lambda t: t)
+    data, position, index = text.encode(), 0, 0
+    while position < len(data):
+        step = cuts[index % len(cuts)]
+        sink.feed(data[position:position + step])
+        position, index = position + step, index + 1
+    sink.close()
+    pairs = list(demux(text))
+    assert (folder / "step.log").read_text() == render(pairs)
+    for rank in {r for r, _ in pairs if r >= 0}:
+        expected = "".join(t + "\n" for r, t in pairs if r == rank)
+        assert (folder / f"rank.{rank}.log").read_text() == expected

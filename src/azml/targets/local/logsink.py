@@ -15,12 +15,21 @@ step guard.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 TAG = re.compile(r"\[\d+,(\d+)\]<(stdout|stderr|stddiag)>:|\[default(\d+)\]:")
+#: A tag at the start of a line (group 1: mpirun's rank, group 2: torchrun's).
+TAG_AT_START = re.compile(r"(?m)^(?:\[\d+,(\d+)\]<(?:stdout|stderr|stddiag)>:|\[default(\d+)\]:)")
+MPI_AT_START = re.compile(r"(?m)^\[\d+,(\d+)\]<(?:stdout|stderr|stddiag)>:")
+TEE_AT_START = re.compile(r"(?m)^\[default(\d+)\]:")
+#: A line's own tag repeated inside it: mpirun starting the next chunk of the same stream.
+CONTINUATION = re.compile(r"(?m)^((\[\d+,\d+\]<(?:stdout|stderr|stddiag)>:)[^\n\[]*)\2")
+#: Ranks in one block up to which the block is split with one pass per rank.
+FAST_RANKS = 16
 LAUNCHER = -1
 MAX_LINE = 1 << 20
 #: Characters of the last line kept for the failure reason.
@@ -37,17 +46,16 @@ class Demuxer:
     def feed(self, physical: str) -> Iterator[tuple[int, str]]:
         """``(rank, line)`` for every line this physical line completes; rank -1: launcher."""
         ended = physical.endswith("\n")
-        pieces = split_tags(physical.rstrip("\n"))
+        line = physical[:-1] if ended else physical
+        pieces = _one_piece(line) or split_tags(line)
+        last = len(pieces) - 1
+        partial = self.partial
         for index, (stream, piece) in enumerate(pieces):
-            joined = self.partial.get(stream, "") + piece
-            if ended and index == len(pieces) - 1:
-                self.partial.pop(stream, None)
-                yield stream[0], joined
-            elif len(joined) > MAX_LINE:
-                self.partial.pop(stream, None)
+            joined = partial.pop(stream, "") + piece
+            if (ended and index == last) or len(joined) > MAX_LINE:
                 yield stream[0], joined
             else:
-                self.partial[stream] = joined
+                partial[stream] = joined
 
     def rest(self) -> Iterator[tuple[int, str]]:
         """Every rank's unfinished last line, once the output has ended."""
@@ -55,6 +63,16 @@ class Demuxer:
             if text:
                 yield stream[0], text
         self.partial = {}
+
+
+def _one_piece(line: str) -> list[tuple[Stream, str]] | None:
+    """The pieces of a line that starts with a tag and holds no other (the common case)."""
+    match = TAG.match(line)
+    if match is None or TAG.search(line, match.end()) is not None:
+        return None
+    rank, kind, tee = match.groups()
+    stream: Stream = (int(rank), kind) if rank is not None else (int(tee), "tee")
+    return [(stream, line[match.end():])]
 
 
 def split_tags(line: str) -> list[tuple[Stream, str]]:
@@ -142,10 +160,41 @@ class LogSink:
             data = shown.encode("utf-8")
             self._quietly(lambda: self.log.write(data))
             return
+        if self._write_whole_lines(text):
+            return
         pairs: list[tuple[int, str]] = []
         for physical in text.splitlines(keepends=True):
             pairs.extend(self.demuxer.feed(physical))
         self._ranked(pairs)
+
+    def _write_whole_lines(self, text: str) -> bool:
+        """The common case at C speed: every line is one rank's whole line, tagged once.
+
+        Returns False (nothing written) when the block needs the general demuxer:
+        a launcher line, a line cut by another rank's output, many ranks.
+        """
+        assert self.demuxer is not None
+        if self.demuxer.partial or not text.endswith("\n"):
+            return False
+        for _ in range(64):  # a chunk of a stream cut and resumed within one line: join it
+            text, joined = CONTINUATION.subn(r"\1", text)
+            if not joined:
+                break
+        lines = text.count("\n")
+        starts = TAG_AT_START.findall(text)
+        if len(starts) != lines or len(TAG.findall(text)) != lines:
+            return False
+        ranks = sorted({int(mpi or tee) for mpi, tee in starts})
+        if len(ranks) > FAST_RANKS:
+            return False
+        shown = self.redact(TEE_AT_START.sub(r"[rank \1] ", MPI_AT_START.sub(r"[rank \1] ", text)))
+        self._remember(shown)
+        combined = shown.encode("utf-8")
+        self._quietly(lambda: self.log.write(combined))
+        for rank in ranks:
+            own = _rank_lines(rank).findall(text)
+            self._to_rank(rank, self.redact("".join(own)))
+        return True
 
     def _ranked(self, pairs: list[tuple[int, str]]) -> None:
         if not pairs:
@@ -159,12 +208,21 @@ class LogSink:
             if rank >= 0:
                 per_rank.setdefault(rank, []).append(line + "\n")
         for rank, lines in per_rank.items():
-            handle = self.ranks.get(rank)
-            if handle is None:
-                try:
-                    handle = self.ranks[rank] = open(self.path.with_name(f"rank.{rank}.log"), "ab")
-                except OSError:
-                    self.failed = True
-                    continue
-            data = self.redact("".join(lines)).encode("utf-8")
-            self._quietly(lambda: handle.write(data))
+            self._to_rank(rank, self.redact("".join(lines)))
+
+    def _to_rank(self, rank: int, text: str) -> None:
+        handle = self.ranks.get(rank)
+        if handle is None:
+            try:
+                handle = self.ranks[rank] = open(self.path.with_name(f"rank.{rank}.log"), "ab")
+            except OSError:
+                self.failed = True
+                return
+        data = text.encode("utf-8")
+        self._quietly(lambda: handle.write(data))
+
+
+@functools.lru_cache(maxsize=256)
+def _rank_lines(rank: int) -> re.Pattern[str]:
+    """The lines of one rank in a block of whole tagged lines (tag removed)."""
+    return re.compile(rf"(?m)^(?:\[\d+,{rank}\]<(?:stdout|stderr|stddiag)>:|\[default{rank}\]:)(.*\n)")
