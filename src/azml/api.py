@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from azml.errors import RunFailedError, RunNotFoundError, SettingsError
 from azml.loading import Loaded, load

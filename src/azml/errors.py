@@ -8,9 +8,9 @@ place its exit code is set; the CLI reads it through :func:`exit_code_for`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 
 class AzmlError(Exception):
@@ -65,7 +65,7 @@ class ConfigError(AzmlError):
         return [p.path for p in self.problems]
 
     @classmethod
-    def single(cls, file: str | Path, path: str, message: str) -> "ConfigError":
+    def single(cls, file: str | Path, path: str, message: str) -> ConfigError:
         return cls([ConfigProblem(str(file), path, message)])
 
 

@@ -8,12 +8,13 @@ import shutil
 import signal
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from azml.targets.local import procs, stream_logs
 from azml.settings import load_settings
+from azml.targets.local import procs, stream_logs
 from tests.e2e.conftest import Project, leftover, processes_with, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -224,8 +225,8 @@ def _describe(pids: list[int]) -> str:
     lines = []
     for pid in pids[:10]:
         try:
-            stat = open(f"/proc/{pid}/stat").read()
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ")[:120]
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120]
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()

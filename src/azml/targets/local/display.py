@@ -17,7 +17,7 @@ from typing import TextIO
 from azml.targets.local.model import OK, LocalRun, Status, StepRun
 
 REDRAW_SECONDS = 0.2
-_SYMBOL = {Status.NOT_STARTED: "·", Status.QUEUED: "…", Status.RUNNING: "▶",
+_SYMBOL: dict[str, str] = {Status.NOT_STARTED: "·", Status.QUEUED: "…", Status.RUNNING: "▶",
            Status.COMPLETED: "✔", Status.REUSED: "↺", Status.FAILED: "✘", Status.CANCELED: "■"}
 
 

@@ -103,7 +103,7 @@ def signal_pids(pids: Iterable[int], sig: int) -> None:
 def terminate(
     find: Callable[[], list[int]],
     grace: float = GRACE_SECONDS,
-    pause: Callable[[float], None] = time.sleep,
+    pause: Callable[[float], object] = time.sleep,
 ) -> bool:
     """Stop every process ``find`` returns: SIGTERM, up to ``grace`` seconds, then SIGKILL.
 

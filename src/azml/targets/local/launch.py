@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from azml.errors import LaunchError
+from azml.plan import PlannedStep
 from azml.runtime import path_of
 from azml.targets.local import procs
-from azml.plan import PlannedStep
 
 LAUNCHER_VARIABLE = "AZML_MPI_LAUNCHER"
 SHIM = path_of("rankshim.py")

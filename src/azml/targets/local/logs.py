@@ -85,8 +85,7 @@ def _byte_at(handle: BinaryIO, offset: int) -> bytes:
 def copy_log(path: Path, out: TextIO, redact: Callable[[str], str], start: int = 0) -> int:
     """Write ``path`` from byte ``start`` to ``out``, redacted, in blocks; returns the end offset."""
     reader = _LineReader(path, start)
-    for text in reader.complete(final=True):
-        out.write(redact(text))
+    out.writelines(redact(text) for text in reader.complete(final=True))
     out.flush()
     return reader.offset
 
@@ -106,8 +105,7 @@ def follow_log(
     reader = _LineReader(path, start)
     while True:
         done = finished()
-        for text in reader.complete(final=done):
-            out.write(redact(text))
+        out.writelines(redact(text) for text in reader.complete(final=done))
         out.flush()
         if done:
             return
@@ -124,7 +122,7 @@ class _LineReader:
 
     def complete(self, final: bool) -> Iterator[str]:
         try:
-            handle = open(self.path, "rb")
+            handle = open(self.path, "rb")  # noqa: SIM115 (closed by the with below)
         except OSError:
             return
         with handle:

@@ -104,7 +104,7 @@ class LogSink:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.redact = redact
-        self.log: BinaryIO = open(path, "ab")
+        self.log: BinaryIO = open(path, "ab")  # noqa: SIM115 (held until close())
         self.ranks: dict[int, BinaryIO] = {}
         self.demuxer = Demuxer() if tagged else None
         self.pending = b""
@@ -214,7 +214,7 @@ class LogSink:
         handle = self.ranks.get(rank)
         if handle is None:
             try:
-                handle = self.ranks[rank] = open(self.path.with_name(f"rank.{rank}.log"), "ab")
+                handle = self.ranks[rank] = open(self.path.with_name(f"rank.{rank}.log"), "ab")  # noqa: SIM115
             except OSError:
                 self.failed = True
                 return

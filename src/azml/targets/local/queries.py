@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from azml.errors import RunNotFoundError, StepNotFoundError
+from azml.settings import Settings
 from azml.targets.local import procs
 from azml.targets.local.logs import copy_log, follow_log, tail_offset
 from azml.targets.local.model import ACTIVE, Status, from_rows
 from azml.targets.local.store import DB_NAME, Store
-from azml.settings import Settings
 
 SETTLE_SECONDS = 5.0
 
@@ -111,7 +111,10 @@ def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, tail: int | No
     while follow and not row["log"] and row["status"] in ACTIVE:
         time.sleep(0.25)  # following a step that has not started yet: wait for it
         store.reap_orphans()
-        row = store.step(row["step_run_id"])
+        fresh = store.step(row["step_run_id"])
+        if fresh is None:
+            return
+        row = fresh
     if not row["log"]:
         out.write(f"(no log: step {row['status']}{': ' + row['reason'] if row['reason'] else ''})\n")
         return

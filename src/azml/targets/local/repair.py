@@ -136,7 +136,7 @@ def _rows(conn: sqlite3.Connection, table: str) -> Rows:
 
 def folder_records(runs_root: Path) -> list[tuple[dict[str, Any], Rows]]:
     """``(run row, step rows)`` for every run folder: from ``run.json``, else from the files."""
-    records = []
+    records: list[tuple[dict[str, Any], Rows]] = []
     if not runs_root.is_dir():
         return records
     for run_dir in sorted(p for p in runs_root.iterdir() if p.is_dir()):

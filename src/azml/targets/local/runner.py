@@ -27,6 +27,8 @@ from typing import Any, TextIO
 
 from azml.config.model import DatastoreInput
 from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError, StoreWriteError
+from azml.plan import Plan
+from azml.settings import Settings
 from azml.targets.local import contract, ids, launch, procs, reuse, snapshot, workspace
 from azml.targets.local.display import Display
 from azml.targets.local.executor import Handle, Job, ProcessExecutor
@@ -35,8 +37,6 @@ from azml.targets.local.logs import last_line
 from azml.targets.local.model import OK, LocalRun, Status, StepRun
 from azml.targets.local.scheduler import Outcome, Scheduler
 from azml.targets.local.store import Store
-from azml.plan import Plan
-from azml.settings import Settings
 
 REQUEST_POLL_SECONDS = 0.2
 

@@ -27,7 +27,6 @@ from azml.targets.local.executor import Executor, Handle, Job
 from azml.targets.local.model import OK, Status
 
 
-
 @dataclass(frozen=True)
 class Outcome:
     """How a step ended."""
