@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,27 @@ def test_the_sink_writes_what_the_demuxer_says_however_the_output_is_cut(
     for rank in {r for r, _ in pairs if r >= 0}:
         expected = "".join(t + "\n" for r, t in pairs if r == rank)
         assert (folder / f"rank.{rank}.log").read_text() == expected
+
+
+def test_showing_and_writing_a_large_log_takes_bounded_memory(tmp_path: Path) -> None:
+    """Memory is counted (tracemalloc), not timed: 24 MiB pass through in blocks."""
+    import tracemalloc
+
+    line = b"[1,0]<stdout>:" + b"y" * 100 + b"\n[1,1]<stdout>:" + b"z" * 100 + b"\n"
+    chunk = line * 300
+    tracemalloc.start()
+    try:
+        sink = LogSink(tmp_path / "step.log", True, lambda text: text)
+        for _ in range((24 << 20) // len(chunk)):
+            sink.feed(chunk)
+        sink.close()
+        _, sink_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        with open(os.devnull, "w") as out:
+            copy_log(tmp_path / "step.log", out, lambda text: text,
+                     tail_offset(tmp_path / "step.log", 10**9))
+        _, show_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (tmp_path / "step.log").stat().st_size > 20 << 20
+    assert sink_peak < 8 << 20 and show_peak < 8 << 20, (sink_peak, show_peak)
