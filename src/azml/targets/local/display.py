@@ -95,10 +95,17 @@ class Display:
     # -- live table ----------------------------------------------------------------
 
     def _rows(self) -> list[str]:
-        width = shutil.get_terminal_size((100, 20)).columns
+        """One row per step, or, for more steps than the terminal has lines, the active
+        and failed steps and a tally of the rest (a redraw costs the same at any size)."""
+        size = shutil.get_terminal_size((100, 20))
+        width, room = size.columns, max(4, size.lines - 2)
+        steps = self.steps
+        if len(steps) > room:
+            active = [s for s in steps if s.status in (Status.RUNNING, Status.QUEUED, Status.FAILED)]
+            steps = active[: room - 1]
         now = time.time()
         rows = []
-        for step in self.steps:
+        for step in steps:
             elapsed = ""
             if step.started:
                 elapsed = _clock((step.ended or now) - step.started)
@@ -106,6 +113,12 @@ class Display:
             tail = tail or (step.reason if step.status != Status.RUNNING else "")
             row = f" {_SYMBOL.get(step.status, '?')} {step.id:<16} {step.status:<10} {elapsed:>6}  {tail}"
             rows.append(self.redact(row)[: max(20, width - 1)])
+        if len(steps) < len(self.steps):
+            counts: dict[str, int] = {}
+            for step in self.steps:
+                counts[step.status] = counts.get(step.status, 0) + 1
+            tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+            rows.append(f"   {len(self.steps)} steps: {tally}"[: max(20, width - 1)])
         return rows
 
     def _draw(self, force: bool) -> None:
