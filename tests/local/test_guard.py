@@ -151,3 +151,12 @@ def test_log_sink_splits_ranks_and_redacts(tmp_path: Path) -> None:
         "[rank 0] unfinished"]
     assert (tmp_path / "rank.0.log").read_text() == "pass ***\nunfinished\n"
     assert (tmp_path / "rank.1.log").read_text() == "rank 1\n ok\n"
+
+
+def test_the_step_starts_with_default_signal_dispositions(tmp_path: Path) -> None:
+    code = ("import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, "
+            "signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)")
+    executor = ProcessExecutor()
+    handle = executor.start(_job(tmp_path, code, "g.signals"))
+    assert _wait(executor, handle) == 0
+    assert (tmp_path / "log.txt").read_text().split() == ["True", "True"]

@@ -270,9 +270,10 @@ def _guard_main(spec: GuardSpec, control: int, status: int) -> int:  # pragma: n
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)
     signal.set_wakeup_fd(wake_w)
-    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+    # handlers, not SIG_IGN: the step must start with every signal at its default
+    # (exec resets handled signals, but keeps ignored ones ignored)
+    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sink = LogSink(spec.log_path, spec.tagged, spec.redact)
     out_r, out_w = os.pipe()
@@ -368,7 +369,7 @@ class _Life:  # pragma: no cover (runs in the guard process)
 
     def _signals(self) -> None:
         data = _read(self.wake)
-        if signal.SIGTERM in data or signal.SIGHUP in data:
+        if signal.SIGTERM in data or signal.SIGHUP in data or signal.SIGINT in data:
             self.stop = True
 
     def _reap(self) -> None:
