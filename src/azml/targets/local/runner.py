@@ -93,7 +93,6 @@ class LocalRunner:
         self.snapshots: dict[str, snapshot.Snapshot] = {}
         self.inputs: dict[tuple[str, str], Manifest] = {}
         self.requirements: dict[str, str | None] = {}
-        self.parts: dict[str, dict[str, Any]] = {}
         #: per prepared step: its content key and its components as stored (redacted text)
         self.keys: dict[str, tuple[str, str]] = {}
         #: per finished (or reused) step: output name -> manifest digest of its content
@@ -209,7 +208,6 @@ class LocalRunner:
         parts = self._components(step_id)
         raw = reuse.dumps(parts)
         key, text = reuse.key_of(raw), self.settings.redact(raw)
-        self.parts[step_id] = parts
         self.keys[step_id] = (key, text)
         self.store.update_step(record.step_run_id, content_key=key, components=text)
         if not self.reuse:

@@ -440,8 +440,3 @@ def _write_error(path: Path, exc: BaseException) -> Exception:
         return StoreWriteError(str(path), "another azml process held it locked for 30 s",
                                "Run again when the other command has finished")
     return StoreWriteError(str(path), text, "")
-
-
-def open_store(home: Path) -> Store:
-    """The store under ``home`` (created on first use)."""
-    return Store(home)
