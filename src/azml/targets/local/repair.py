@@ -17,7 +17,6 @@ The file index is a cache and is rebuilt by the next run.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -27,19 +26,17 @@ from azml.targets.local.model import Status
 from azml.targets.local.store import DB_NAME, RUN_RECORD, Store
 from azml.targets.local.workspace import PUBLISHED, STEP_LOG
 
-#: Unreadable stretches skipped per table before giving up on it.
-MAX_SKIPS = 2000
 Rows = list[dict[str, Any]]
 
 
 def repair_store(home: Path) -> str:
     """Repair the store under ``home``; a sentence says what was done."""
     path = home / DB_NAME
-    if _healthy(path):
+    if store_module.is_healthy(path):
         return f"the run store {path} is healthy; nothing to repair"
     with store_module.init_lock(home):  # no other azml may open it meanwhile
         aside = _move_aside(path)
-    runs, steps, manifests = salvage(aside) if aside is not None else ([], [], [])
+    runs, steps, manifests = store_module.salvage(aside) if aside is not None else ([], [], [])
     fresh = Store(home)
     try:
         fresh.import_rows(runs, steps, manifests)
@@ -55,22 +52,6 @@ def repair_store(home: Path) -> str:
             f"{len(from_folders)} rebuilt from run folders, {total} runs listed now{kept}")
 
 
-def _healthy(path: Path) -> bool:
-    if not path.exists():
-        return False
-    try:
-        store_module.check_file(path)
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-            conn.execute("SELECT count(*) FROM runs").fetchone()
-            return bool(ok)
-        finally:
-            conn.close()
-    except (sqlite3.DatabaseError, Exception):  # noqa: BLE001 (anything unreadable is damage)
-        return False
-
-
 def _move_aside(path: Path) -> Path | None:
     if not path.exists():
         return None
@@ -80,58 +61,6 @@ def _move_aside(path: Path) -> Path | None:
         if part.exists():
             part.rename(Path(str(aside) + suffix))
     return aside
-
-
-def salvage(path: Path) -> tuple[Rows, Rows, list[tuple[str, str]]]:
-    """Runs, step runs and manifests still readable in a damaged store file."""
-    conn = _open_any(path)
-    if conn is None:
-        return [], [], []
-    try:
-        runs = _rows(conn, "runs")
-        steps = _rows(conn, "step_runs")
-        try:
-            manifests = [(r[0], r[1]) for r in conn.execute("SELECT digest, body FROM manifests")]
-        except sqlite3.DatabaseError:
-            manifests = []
-    finally:
-        conn.close()
-    return runs, steps, manifests
-
-
-def _open_any(path: Path) -> sqlite3.Connection | None:
-    for flags in ("mode=ro", "immutable=1"):
-        try:
-            conn = sqlite3.connect(f"file:{path}?{flags}", uri=True)
-            conn.row_factory = sqlite3.Row
-            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-            return conn
-        except sqlite3.DatabaseError:
-            continue
-    return None
-
-
-def _rows(conn: sqlite3.Connection, table: str) -> Rows:
-    """Every readable row of ``table``, read in rowid order around damaged stretches."""
-    rows: Rows = []
-    last, skips = -(2 ** 63), 0
-    while skips < MAX_SKIPS:
-        try:
-            batch = conn.execute(f"SELECT rowid AS _rowid, * FROM {table} WHERE rowid > ? "
-                                 "ORDER BY rowid LIMIT 200", (last,)).fetchall()
-        except sqlite3.DatabaseError:
-            if last == -(2 ** 63):
-                last = 0
-            skips += 1
-            last += 1
-            continue
-        if not batch:
-            break
-        for row in batch:
-            record = dict(row)
-            last = record.pop("_rowid")
-            rows.append(record)
-    return rows
 
 
 def folder_records(runs_root: Path) -> list[tuple[dict[str, Any], Rows]]:

@@ -440,3 +440,76 @@ def _write_error(path: Path, exc: BaseException) -> Exception:
         return StoreWriteError(str(path), "another azml process held it locked for 30 s",
                                "Run again when the other command has finished")
     return StoreWriteError(str(path), text, "")
+
+
+# -- reading a damaged store (azml store repair) ---------------------------------------
+
+#: Unreadable stretches skipped per table before giving up on it.
+MAX_SKIPS = 2000
+
+
+def is_healthy(path: Path) -> bool:
+    """True when ``path`` is a store SQLite reads without complaint (``quick_check``)."""
+    if not path.exists():
+        return False
+    try:
+        check_file(path)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            conn.execute("SELECT count(*) FROM runs").fetchone()
+            return bool(ok)
+        finally:
+            conn.close()
+    except (sqlite3.Error, StoreDamagedError, OSError):
+        return False
+
+
+def salvage(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, str]]]:
+    """Runs, step runs and manifests still readable in a damaged store file."""
+    conn = _open_any(path)
+    if conn is None:
+        return [], [], []
+    try:
+        runs = _readable_rows(conn, "runs")
+        steps = _readable_rows(conn, "step_runs")
+        try:
+            manifests = [(r[0], r[1]) for r in conn.execute("SELECT digest, body FROM manifests")]
+        except sqlite3.DatabaseError:
+            manifests = []
+    finally:
+        conn.close()
+    return runs, steps, manifests
+
+
+def _open_any(path: Path) -> sqlite3.Connection | None:
+    for flags in ("mode=ro", "immutable=1"):
+        try:
+            conn = sqlite3.connect(f"file:{path}?{flags}", uri=True)
+            conn.row_factory = sqlite3.Row
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            return conn
+        except sqlite3.DatabaseError:
+            continue
+    return None
+
+
+def _readable_rows(conn: sqlite3.Connection, table: str) -> list[dict[str, Any]]:
+    """Every readable row of ``table``, read in rowid order around damaged stretches."""
+    rows: list[dict[str, Any]] = []
+    last, skips = -(2 ** 63), 0
+    while skips < MAX_SKIPS:
+        try:
+            batch = conn.execute(f"SELECT rowid AS _rowid, * FROM {table} WHERE rowid > ? "
+                                 "ORDER BY rowid LIMIT 200", (last,)).fetchall()
+        except sqlite3.DatabaseError:
+            last = max(last, 0) + 1
+            skips += 1
+            continue
+        if not batch:
+            break
+        for row in batch:
+            record = dict(row)
+            last = record.pop("_rowid")
+            rows.append(record)
+    return rows
