@@ -12,7 +12,7 @@ from benchmarks.environment import Log, Tools, case_env
 from benchmarks.generators import STEP_SCRIPT
 from benchmarks.timing import Outcome, Timing, run_command
 
-GoalKind = Literal["ratio_max", "seconds_max", "speedup_min"]
+GoalKind = Literal["ratio_max", "seconds_max", "speedup_min", "value_max"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class Row:
             return None
         if self.goal.kind == "seconds_max":
             return self.azml.median < self.goal.limit
+        if self.goal.kind == "value_max":  # a measure other than time (Megabytes)
+            return self.azml.median <= self.goal.limit
         ratio = self.ratio()
         if ratio is None:
             return None

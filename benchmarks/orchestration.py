@@ -14,8 +14,8 @@ from benchmarks.context import Context, Goal, Row
 from benchmarks.generators import (Pipeline, Workspace, chain, fan_out, trace_count, trace_env,
                                    write_workspace)
 from benchmarks.environment import python_has
-from benchmarks.timing import (CaseError, Outcome, Pending, Runner, Unavailable, measure,
-                               run_command)
+from benchmarks.timing import (COMMAND_TIMEOUT, CaseError, Outcome, Pending, Runner,
+                               Unavailable, measure, run_command)
 
 CHAIN_GOAL = Goal("≤ 1.5× the floor", "ratio_max", 1.5)
 NOOP_GOAL = Goal("< 0.5 s", "seconds_max", 0.5)
@@ -35,11 +35,12 @@ def _argv(ctx: Context, tool: str, ws: Workspace, extra: Sequence[str]) -> list[
 
 
 def _run_checked(ctx: Context, tool: str, ws: Workspace, extra: Sequence[str],
-                 expect_steps: int, label: str) -> float:
+                 expect_steps: int, label: str, timeout: float = COMMAND_TIMEOUT) -> float:
     """Time one command in ``ws``; check the trace grew by ``expect_steps``."""
     before = trace_count(ws)
     env = {**ctx.env(ws.root), **trace_env(ws)}
-    elapsed, _ = run_command(_argv(ctx, tool, ws, extra), cwd=ws.root, env=env, label=label)
+    elapsed, _ = run_command(_argv(ctx, tool, ws, extra), cwd=ws.root, env=env, label=label,
+                             timeout=timeout)
     ran = trace_count(ws) - before
     if ran != expect_steps:
         raise CaseError(f"{label}: expected {expect_steps} step(s) to run, the trace shows {ran}")
@@ -54,11 +55,11 @@ def _workspace(ctx: Context, pipeline: Pipeline, tool: str) -> Workspace:
 
 
 def fresh_runner(ctx: Context, pipeline: Pipeline, tool: str, extra: Sequence[str],
-                 label: str) -> Runner:
+                 label: str, timeout: float = COMMAND_TIMEOUT) -> Runner:
     """A runner doing one full run in a fresh workspace each time it is called."""
     def run(index: int) -> float:
         ws = _workspace(ctx, pipeline, tool)
-        return _run_checked(ctx, tool, ws, extra, ws.step_count, label)
+        return _run_checked(ctx, tool, ws, extra, ws.step_count, label, timeout)
 
     return run
 

@@ -37,10 +37,11 @@ from benchmarks.orchestration import (local_backend_pending, section_chain,  # n
                                       section_fanout, section_noop, warm_up)
 from benchmarks.profiling import profile_shortfalls  # noqa: E402
 from benchmarks.report import render  # noqa: E402
+from benchmarks.scale import section_scale  # noqa: E402
 from benchmarks.startup import section_startup  # noqa: E402
 from benchmarks.timing import Failed  # noqa: E402
 
-SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "data", "bigdata", "parallel")
+SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "data", "bigdata", "parallel", "scale")
 NEEDS_DVC = {"chain", "noop", "fanout"}
 FULL_REPS = (5, 3)
 QUICK_REPS = (2, 1)
@@ -77,7 +78,7 @@ def _log_to_stderr(start: float) -> Callable[[str], None]:
 
 def _run_sections(ctx: Context, sections: Sequence[str]) -> list[Row]:
     """Every selected section, in order; a crashing section becomes a failed row."""
-    needs_backend = set(sections) & {"chain", "noop", "fanout", "mpi", "bigdata"}
+    needs_backend = set(sections) & {"chain", "noop", "fanout", "mpi", "bigdata", "scale"}
     pending = local_backend_pending(ctx) if needs_backend else None
     runners: dict[str, Callable[[], list[Row]]] = {
         "chain": lambda: section_chain(ctx, pending),
@@ -88,6 +89,7 @@ def _run_sections(ctx: Context, sections: Sequence[str]) -> list[Row]:
         "data": lambda: section_data(ctx),
         "bigdata": lambda: section_bigdata(ctx, pending),
         "parallel": lambda: section_parallel(ctx),
+        "scale": lambda: section_scale(ctx, pending),
     }
     rows: list[Row] = []
     for name in sections:

@@ -50,6 +50,18 @@ class Timing:
                 f"{fmt_seconds(self.high, unit=False)}, n={len(self.samples)})")
 
 
+@dataclass
+class Megabytes(Timing):
+    """Peak resident memory (MB) of the repetitions of one command, not seconds."""
+
+    def describe(self) -> str:
+        """``85 MB (80–90, n=2)``."""
+        if len(self.samples) == 1:
+            return f"{self.median:.0f} MB peak RSS (n=1)"
+        return (f"{self.median:.0f} MB peak RSS ({self.low:.0f}–{self.high:.0f}, "
+                f"n={len(self.samples)})")
+
+
 @dataclass(frozen=True)
 class Unavailable:
     """A measurement that could not be made here, and why (``n/a (reason)``)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,24 @@ def test_unexpected_error_one_line_with_debug_hint(monkeypatch, capsys: pytest.C
     assert err.strip() == "azml validate: unexpected RuntimeError: disk on fire (rerun with --debug for the traceback)"
     assert main(["validate", "x.json", "--debug"]) == 1
     assert "Traceback" in capsys.readouterr().err
+    assert main(["--debug", "validate", "x.json"]) == 1  # before the command too
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_env_file_before_the_command_is_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--env-file", str(tmp_path / "missing.env"), "status"]) == 2
+    assert "missing.env" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before azml writes its first line
+    env = {**os.environ, "AZML_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-m", "azml", "status"], stdout=write,
+                          stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, check=False)
+    os.close(write)
+    assert proc.stderr == ""
+    assert proc.returncode == 141
 
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,6 +127,6 @@ def test_import_contracts_hold() -> None:
 def test_cancel_unknown_id_without_workspace(project: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("HOME", str(project))
     monkeypatch.setenv("AZML_HOME", str(project / ".azml"))
-    assert main(["cancel", "no-such-run"]) == 2
+    assert main(["cancel", "no-such-run"]) == 3  # an unknown run id, as the README says
     err = capsys.readouterr().err
     assert "no local run has id 'no-such-run', and AzureML cannot be asked: no workspace configuration" in err

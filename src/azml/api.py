@@ -15,7 +15,8 @@ from azml.loading import Loaded, load
 from azml.settings import load_settings
 
 __all__ = ["Loaded", "cancel", "construct", "data_list", "data_pull", "data_push", "data_register",
-           "load", "logs", "metrics", "models", "plan", "run", "status", "submit", "ui", "validate"]
+           "load", "logs", "metrics", "models", "plan", "repair_store", "run", "status", "submit",
+           "ui", "validate"]
 
 #: A config path, or a config already loaded (what the Python façade holds).
 ConfigRef = Union[str, "os.PathLike[str]", Loaded]
@@ -106,7 +107,7 @@ def run(
         pull=pull,
         out=out,
     )
-    if result.status != "Completed":
+    if result.status != "Completed":  # Status.COMPLETED (a str); the local target is imported lazily
         failed = [s.id for s in result.steps if s.status == "Failed"]
         raise RunFailedError(result.run_id, result.status, failed)
     return result
@@ -190,13 +191,24 @@ def logs(
     *,
     step: str | None = None,
     follow: bool = False,
+    tail: int | None = None,
     env_file: str | None = None,
     out: TextIO | None = None,
 ) -> None:
-    """Write a local run's logs (one step's, or all) to ``out``."""
+    """Write a local run's logs (one step's, or all; the last ``tail`` lines of each) to ``out``.
+
+    Streams: memory does not depend on the logs' size.
+    """
     from azml.targets.local import stream_logs
 
-    stream_logs(load_settings(env_file), run_id, step=step, follow=follow, out=out or sys.stdout)
+    stream_logs(load_settings(env_file), run_id, step=step, follow=follow, tail=tail, out=out or sys.stdout)
+
+
+def repair_store(*, env_file: str | None = None) -> str:
+    """Repair a damaged local run store (see :mod:`azml.targets.local.repair`); returns a sentence."""
+    from azml.targets.local import repair_store as repair
+
+    return repair(load_settings(env_file).azml_home)
 
 
 def cancel(
@@ -220,9 +232,10 @@ def cancel(
     try:
         return cancel_run(settings, run_id, step_id=step_id, ws_config=ws_config, timeout=timeout)
     except SettingsError as exc:
-        raise SettingsError(
-            exc.what, f"no local run has id '{run_id}', and AzureML cannot be asked: {exc.problem}", exc.advice
-        ) from None
+        raise RunNotFoundError(
+            run_id, message=f"no local run has id '{run_id}', and AzureML cannot be asked: "
+            f"{exc.problem} ({exc.what}). {exc.advice}") from None
+
 
 
 def metrics(

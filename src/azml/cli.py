@@ -15,6 +15,8 @@ from typing import Any
 from azml.errors import AzmlError, UsageError, exit_code_for
 
 EXIT_UNEXPECTED = 1
+#: The reader of our output went away (``azml status | head -3``): 128 + SIGPIPE, quietly.
+EXIT_CLOSED_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,7 +27,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_CLOSED_PIPE
     except AzmlError as exc:
         print(f"azml {args.command}: {exc}", file=sys.stderr)
         return exit_code_for(exc)
@@ -44,18 +51,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNEXPECTED
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush raises nothing."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """Options valid before and after the command; after it, they keep what came before."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
-    common.add_argument("--env-file", metavar="PATH", help="settings file (default: ./.env if present)")
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    common.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors",
+                        **default)
+    common.add_argument("--env-file", metavar="PATH", help="settings file (default: ./.env if present)",
+                        **default)
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=_program_name(),
-        parents=[common],
+        parents=[_common(suppress=False)],
         description="Validate, plan, run locally and submit AzureML pipelines described in pipeline_config.json.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    after = _common(suppress=True)
     for name, add in _COMMANDS.items():
-        add(sub.add_parser(name, parents=[common], help=_HELP[name], description=_HELP[name]))
+        add(sub.add_parser(name, parents=[after], help=_HELP[name], description=_HELP[name]))
     return parser
 
 
@@ -116,7 +142,14 @@ def _add_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", help="a local run id")
     p.add_argument("--step", metavar="NAME_OR_ID", help="one step's log (step id, name or step run id)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    p.add_argument("--tail", type=_natural, metavar="N", help="only the last N lines of each log")
     p.set_defaults(handler=_logs)
+
+
+def _add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("repair",),
+                   help="repair: keep a damaged store aside, salvage it and rebuild it from the run folders")
+    p.set_defaults(handler=_store)
 
 
 def _add_cancel(p: argparse.ArgumentParser) -> None:
@@ -229,7 +262,14 @@ def _status(args: argparse.Namespace) -> int:
 def _logs(args: argparse.Namespace) -> int:
     from azml import api
 
-    api.logs(args.run_id, step=args.step, follow=args.follow, env_file=args.env_file)
+    api.logs(args.run_id, step=args.step, follow=args.follow, tail=args.tail, env_file=args.env_file)
+    return 0
+
+
+def _store(args: argparse.Namespace) -> int:
+    from azml import api
+
+    print(api.repair_store(env_file=args.env_file))
     return 0
 
 
@@ -341,6 +381,16 @@ def _program_name() -> str:
     return "azml" if invoked == "azml" else "azmlp"
 
 
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -363,6 +413,7 @@ _COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "ui": _add_ui,
     "models": _add_models,
     "data": _add_data,
+    "store": _add_store,
 }
 _HELP = {
     "validate": "check a pipeline config; print every problem at once",
@@ -377,4 +428,5 @@ _HELP = {
     "models": "list models registered in the local store",
     "data": "pull or push data between blob storage and the local datastore folder; "
             "register and list local datasets",
+    "store": "maintain the local run store (repair)",
 }

@@ -8,9 +8,9 @@ place its exit code is set; the CLI reads it through :func:`exit_code_for`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 
 class AzmlError(Exception):
@@ -65,7 +65,7 @@ class ConfigError(AzmlError):
         return [p.path for p in self.problems]
 
     @classmethod
-    def single(cls, file: str | Path, path: str, message: str) -> "ConfigError":
+    def single(cls, file: str | Path, path: str, message: str) -> ConfigError:
         return cls([ConfigProblem(str(file), path, message)])
 
 
@@ -168,11 +168,11 @@ class RunNotFoundError(AzmlError):
 
     exit_code = 3
 
-    def __init__(self, run_id: str, where: str = "") -> None:
+    def __init__(self, run_id: str, where: str = "", *, message: str = "") -> None:
         self.run_id = run_id
         self.where = where
         tail = f" in {where}" if where else ""
-        super().__init__(f"no run with id '{run_id}'{tail}")
+        super().__init__(message or f"no run with id '{run_id}'{tail}")
 
 
 class AzureServiceError(AzmlError):
@@ -230,6 +230,31 @@ class ModelPathError(AzmlError):
         self.path = path
         self.problem = problem
         super().__init__(f"register_model path '{path}': {problem}")
+class StoreDamagedError(AzmlError):
+    """The local run store's file is damaged; ``azml store repair`` rebuilds it."""
+
+    exit_code = 1
+
+    def __init__(self, path: str, detail: str) -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(
+            f"the run store {path} is damaged ({detail}). Repair it with: azml store repair "
+            "(it keeps the damaged file aside, salvages what it can and rebuilds the list of "
+            "runs from the run folders)")
+
+
+class StoreWriteError(AzmlError):
+    """The local run store could not be written (disk full, read-only, locked)."""
+
+    exit_code = 1
+
+    def __init__(self, path: str, problem: str, advice: str = "") -> None:
+        self.path = path
+        self.problem = problem
+        self.advice = advice
+        tail = f". {advice}" if advice else ""
+        super().__init__(f"cannot write the run store {path}: {problem}{tail}")
 
 
 def exit_code_for(error: BaseException) -> int:

@@ -8,9 +8,11 @@ exactly the environment AzureML would give them, not the orchestrator's secrets.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Mapping
 
 from azml.config.model import ComputeSpec
 from azml.errors import ConfigError, ConfigProblem
@@ -18,8 +20,15 @@ from azml.errors import ConfigError, ConfigProblem
 #: A GPU size Azure offers today (NCasT4_v3: 4 vCPU, 1 NVIDIA T4). The original
 #: default, Standard_NC6, was retired in 2023.
 DEFAULT_VM_SIZE = "Standard_NC4as_T4_v3"
-SECRET_SUFFIXES = ("KEY", "SECRET", "PASSWORD", "TOKEN")
+SECRET_SUFFIXES = ("KEY", "SECRET", "PASSWORD", "TOKEN", "PWD", "CONNECTION_STRING",
+                   "CONNECTIONSTRING", "SAS_URL", "CREDENTIAL", "CREDENTIALS")
 REDACTED = "***"
+#: Secrets recognised by their shape wherever they appear: the value part of Azure
+#: connection-string fields (``AccountKey=...;``, ``SharedAccessSignature=...``, ...),
+#: the signature of a SAS URL or token (``sig=...``) and a bearer token.
+SECRET_PATTERNS = re.compile(
+    r"(?i)(\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|ClientSecret|Secret)"
+    r"\s*=\s*|(?:[?&]|\b)sig=|\bBearer\s+)([^;\s\"'&]+)")
 
 #: Every variable azml reads, with its meaning (also documented in .env.example).
 KNOWN_VARIABLES = (
@@ -47,6 +56,17 @@ KNOWN_VARIABLES = (
     "AZURE_CLIENT_ID",
     "AZURE_CLIENT_SECRET",
 )
+
+
+def redact_patterns(text: str) -> str:
+    """``text`` with the value part of every :data:`SECRET_PATTERNS` match replaced."""
+    if "=" not in text and "earer" not in text:
+        return text  # every pattern needs one of them: most lines are left at once
+    return SECRET_PATTERNS.sub(_mask, text)
+
+
+def _mask(match: re.Match[str]) -> str:
+    return match.group(1) + REDACTED
 
 
 def is_secret(name: str) -> bool:
@@ -111,12 +131,20 @@ class Settings:
     def secret_values(self) -> list[str]:
         return [v for k, v in self.values.items() if is_secret(k) and v]
 
+    @cached_property
+    def _secrets_longest_first(self) -> tuple[str, ...]:
+        return tuple(sorted((v for v in self.secret_values() if len(v) >= 4), key=len, reverse=True))
+
     def redact(self, text: str) -> str:
-        """``text`` with the value of every secret variable replaced."""
-        for secret in sorted(self.secret_values(), key=len, reverse=True):
-            if len(secret) >= 4:
+        """``text`` with every secret replaced by ``***``.
+
+        Secrets are the values of secret-named variables (environment and
+        ``.env``), and whatever has the shape of one (:data:`SECRET_PATTERNS`).
+        """
+        for secret in self._secrets_longest_first:
+            if secret in text:
                 text = text.replace(secret, REDACTED)
-        return text
+        return redact_patterns(text)
 
     def __repr__(self) -> str:
         shown = {k: (REDACTED if is_secret(k) else v) for k, v in self.values.items()

@@ -7,13 +7,15 @@ import io
 import shutil
 import signal
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from azml.targets.local import procs, stream_logs
 from azml.settings import load_settings
-from tests.e2e.conftest import Project, leftover, wait_for
+from azml.targets.local import procs, stream_logs
+from tests.e2e.conftest import Project, leftover, processes_with, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -157,3 +159,77 @@ def test_cancel_stops_every_mpi_rank(proj: Project) -> None:
             orchestrator.kill()
     assert leftover(marker) == []
     assert proj.status(run["run_id"])["steps"][0]["status"] == "Canceled"
+
+
+def _gone_within(check: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+DAEMON = ("import os, sys, time\n"
+          "if os.fork() == 0:\n"
+          "    os.setsid()\n"
+          "    if os.fork() == 0:\n"
+          "        os.execve(sys.executable, [sys.executable, '-c', 'import time; time.sleep(300)',"
+          " 'azml-test-' + 'daemon'], {})\n"
+          "    os._exit(0)\n"
+          "os.wait()\n"
+          "print('waiting', flush=True)\n"
+          "time.sleep(300)\n")
+
+
+def test_cancel_ends_a_setsid_daemon_that_cleared_its_environment(proj: Project) -> None:
+    unique = uuid.uuid4().hex[:12]
+    proj.script("src/daemon.py", DAEMON.replace("azml-test-", f"azml-test-{unique}-"))
+    token = f"azml-test-{unique}-daemon"
+    proj.write_config({"d": {**STEP, "name": "daemon", "script": "daemon.py", "inputs": {}}})
+    orchestrator = proj.spawn("run", "pipeline_config.json")
+    try:
+        run = _running(proj, "d")
+        assert len(wait_for(lambda: processes_with(token))) == 1
+        result = proj.cli("cancel", run["run_id"])
+        assert result.returncode == 0, result.stderr
+        assert orchestrator.wait(timeout=30) == 1
+    finally:
+        if orchestrator.poll() is None:
+            orchestrator.kill()
+    assert _gone_within(lambda: processes_with(token), 5.0)
+
+
+@pytest.mark.skipif(shutil.which("mpirun") is None or not procs.loopback_works(),
+                    reason="needs mpirun and the loopback interface")
+def test_killing_the_driver_mid_launch_leaves_nothing_without_another_command(proj: Project) -> None:
+    unique = uuid.uuid4().hex[:12]
+    script, config = f"ranks_{unique}.py", f"config_{unique}.json"
+    proj.script(f"src/{script}", "import time\ntime.sleep(60)\n")
+    proj.write_config({"many": {"type": "MpiStep", "name": "many", "script": script,
+                                "source_directory": "src", "processes_per_node": 300, "inputs": {}}},
+                      name=config)
+    orchestrator = proj.spawn("run", config)
+    try:
+        wait_for(lambda: len(processes_with(script)) > 30, timeout=60, interval=0.02)
+        orchestrator.send_signal(signal.SIGKILL)  # mpirun is still starting ranks
+        orchestrator.wait(timeout=10)
+        # mpirun and the ranks carry the script's name, the guard the config's
+        assert _gone_within(lambda: processes_with(script) + processes_with(config), 5.0), _describe(processes_with(script) + processes_with(config))
+    finally:
+        if orchestrator.poll() is None:
+            orchestrator.kill()
+
+
+def _describe(pids: list[int]) -> str:
+    """Pid, state, parent and command of each process, for a failure message."""
+    lines = []
+    for pid in pids[:10]:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120]
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        lines.append(f"{pid} {fields[0]} ppid={fields[1]} {cmd.decode(errors='replace')}")
+    return f"{len(pids)} left: " + "; ".join(lines)

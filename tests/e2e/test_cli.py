@@ -11,6 +11,7 @@ from tests.e2e.conftest import Project, wait_for
 pytestmark = pytest.mark.e2e
 
 SECRET = "s3cr3t-value-from-dotenv"
+SHAPED = "c2hhcGVkLWxpa2UtYS1rZXk9PQ"  # known to no setting: recognised by its place
 
 
 def test_two_concurrent_runs_share_one_store(proj: Project) -> None:
@@ -56,6 +57,8 @@ def test_secrets_never_printed(proj: Project) -> None:
         "args = parser.parse_args()", "args, _ = parser.parse_known_args()"))
     proj.script("src/train.py", "import os, sys\n"
                 "print('key seen by step:', os.environ.get('BLOB_ACCOUNT_KEY'))\n"
+                f"print('conn DefaultEndpointsProtocol=https;AccountName=a;AccountKey={SHAPED};')\n"
+                f"print('url https://a.blob.core.windows.net/c?sv=2021&sp=r&sig={SHAPED}')\n"
                 f"print('leaking {SECRET}')\n"
                 "sys.exit(1)\n")
     result = proj.cli("run", "pipeline_config.json")
@@ -69,6 +72,11 @@ def test_secrets_never_printed(proj: Project) -> None:
     assert SECRET not in proj.cli("status", run_id, "--json").stdout
     stored = b"".join(p.read_bytes() for p in proj.home.glob("azml.db*"))  # WAL included
     assert b"leaking" in stored and SECRET.encode() not in stored
+    assert "AccountKey=***;" in logs.stdout and "sig=***" in logs.stdout
+    assert SHAPED not in logs.stdout + result.stdout + result.stderr
+    for log in proj.home.glob("runs/*/*/step.log"):  # as stored, not only as shown
+        text = log.read_text()
+        assert SECRET not in text and SHAPED not in text
 
 
 def test_logs_follow_until_the_step_ends(proj: Project) -> None:

@@ -62,3 +62,17 @@ def test_broken_output_never_stops_the_run() -> None:
     display.write("still fine")
     display.summary(LocalRun("r", "Completed", "local", _steps()))
     assert display.broken
+
+
+def test_a_table_taller_than_the_terminal_shows_active_steps_and_a_tally(monkeypatch) -> None:
+    import os
+
+    monkeypatch.setattr("shutil.get_terminal_size", lambda fallback=None: os.terminal_size((100, 12)))
+    steps = [StepRun(f"s{i}", f"r.s{i}", f"s{i}") for i in range(500)]
+    for step in steps[:200]:
+        step.status = "Completed"
+    steps[200].status, steps[200].started = "Running", 1.0
+    display = Display(Terminal(), _redact, steps)
+    rows = display._rows()
+    assert len(rows) <= 10
+    assert "s200" in rows[0] and rows[-1].strip() == "500 steps: 200 Completed, 1 Running, 299 NotStarted"

@@ -210,3 +210,32 @@ def test_keyboard_interrupt_stops_running_steps_and_reraises() -> None:
     assert sorted(executor.stopped) == ["a", "c"]
     assert ("a", "Canceled", "interrupted (Ctrl-C)") in hooks.events
     assert ("d", "NotStarted", "upstream b NotStarted") in hooks.events
+
+
+def _scheduler_calls(steps: int) -> int:
+    """Python function calls made inside the scheduler module while it runs a chain."""
+    import sys
+
+    from azml.targets.local import scheduler as module
+
+    graph = {f"s{i}": ((f"s{i - 1}",) if i else ()) for i in range(steps)}
+    calls = 0
+
+    def count(frame, event, arg):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        if event == "call" and frame.f_code.co_filename == module.__file__:
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        result, _, _ = _run(graph)
+    finally:
+        sys.setprofile(None)
+    assert set(result.values()) == {"Completed"}
+    return calls
+
+
+def test_scheduling_work_per_step_does_not_grow_with_the_pipeline() -> None:
+    """The work is counted, not timed: per step it is the same for 50 steps and for 400."""
+    small, large = _scheduler_calls(50) / 50, _scheduler_calls(400) / 400
+    assert large <= small * 1.1, (small, large)

@@ -59,3 +59,44 @@ def test_process_identity() -> None:
     assert procs.is_alive(me, procs.start_time(me))
     assert not procs.is_alive(me, "0")
     assert not procs.is_alive(None, None)
+
+
+OPENER = """
+import os, sys, time
+from pathlib import Path
+from azml.targets.local.store import Store
+home, go, me = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+while not go.exists():
+    time.sleep(0.001)
+store = Store(home)
+store.insert_run({"run_id": me, "experiment": "e", "config": "c", "status": "Completed",
+                  "started": time.time()})
+store.close()
+"""
+
+
+def test_processes_creating_a_fresh_store_at_once_do_not_collide(tmp_path: Path) -> None:
+    home, go = tmp_path / "home", tmp_path / "go"
+    procs_ = [subprocess.Popen([sys.executable, "-c", OPENER, str(home), str(go), f"r{i}"],
+                               stderr=subprocess.PIPE, text=True) for i in range(12)]
+    time.sleep(0.5)  # every interpreter is up and waiting
+    go.touch()
+    errors = [p.communicate(timeout=60)[1] for p in procs_]
+    assert [p.returncode for p in procs_] == [0] * 12, errors
+    assert len(Store(home).runs()) == 12
+
+
+def test_a_schema_2_store_gains_the_output_digest_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from azml.targets.local import store as store_module
+
+    conn = sqlite3.connect(tmp_path / "azml.db", isolation_level=None)
+    for statement in store_module._SCHEMA.replace("    output_digest TEXT", "    ignored TEXT").split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES('schema', '2')")
+    conn.close()
+    store = Store(tmp_path)
+    columns = {row[1] for row in store.conn.execute("PRAGMA table_info(step_runs)")}
+    assert "output_digest" in columns

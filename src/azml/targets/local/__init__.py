@@ -8,6 +8,7 @@ azureml or torch.
   (:mod:`azml.targets.local.runner`)
 - ``run_status(settings, run_id=None)``, ``stream_logs(settings, run_id, *, step, follow, out)``,
   ``cancel_local(settings, run_id, *, step_id=None)`` (:mod:`azml.targets.local.queries`)
+- ``repair_store(home) -> str`` (:mod:`azml.targets.local.repair`)
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from azml.targets.local.model import LocalRun, StepRun
 
 if TYPE_CHECKING:  # pragma: no cover
     from azml.targets.local.queries import cancel_local, run_status, stream_logs
+    from azml.targets.local.repair import repair_store
     from azml.targets.local.runner import run_plan
 
-__all__ = ["LocalRun", "StepRun", "cancel_local", "run_plan", "run_status", "stream_logs"]
+__all__ = ["LocalRun", "StepRun", "cancel_local", "repair_store", "run_plan", "run_status",
+           "stream_logs"]
 
 _HOMES = {
     "run_plan": "azml.targets.local.runner",
     "run_status": "azml.targets.local.queries",
     "stream_logs": "azml.targets.local.queries",
     "cancel_local": "azml.targets.local.queries",
+    "repair_store": "azml.targets.local.repair",
 }
 
 

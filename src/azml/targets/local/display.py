@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from azml.targets.local.model import LocalRun, StepRun
+from azml.targets.local.model import OK, LocalRun, Status, StepRun
 
 REDRAW_SECONDS = 0.2
-_SYMBOL = {"NotStarted": "·", "Queued": "…", "Running": "▶", "Completed": "✔", "Reused": "↺",
-           "Failed": "✘", "Canceled": "■"}
+_SYMBOL: dict[str, str] = {Status.NOT_STARTED: "·", Status.QUEUED: "…", Status.RUNNING: "▶",
+           Status.COMPLETED: "✔", Status.REUSED: "↺", Status.FAILED: "✘", Status.CANCELED: "■"}
 
 
 class Display:
@@ -57,7 +57,8 @@ class Display:
 
     def event(self, step: StepRun, detail: str = "") -> None:
         """A step changed status."""
-        if step.status == "Queued" or (self.live and step.status in ("Completed", "NotStarted")):
+        live_only = (Status.COMPLETED, Status.NOT_STARTED)
+        if step.status == Status.QUEUED or (self.live and step.status in live_only):
             self._draw(force=True)
             return
         stamp = time.strftime("%H:%M:%S")
@@ -65,7 +66,7 @@ class Display:
         extra = detail or step.reason
         if extra:
             text += f" ({extra})"
-        if step.status == "Failed" and step.log:
+        if step.status == Status.FAILED and step.log:
             text += f"; log: {step.log}"
         self.write(text)
 
@@ -91,7 +92,7 @@ class Display:
         lines = [f"Run {run.run_id} {run.status}{took} ({tally})"]
         for step in run.steps:
             lines.append(f"  {step.id:<16} {step.status:<10} {step.step_run_id}")
-            if step.status not in ("Completed", "Reused") and step.reason:
+            if step.status not in OK and step.reason:
                 lines.append(f"      {step.reason}")
             for name, path in step.outputs.items():
                 lines.append(f"      output {name}: {path}")
@@ -102,17 +103,30 @@ class Display:
     # -- live table ----------------------------------------------------------------
 
     def _rows(self) -> list[str]:
-        width = shutil.get_terminal_size((100, 20)).columns
+        """One row per step, or, for more steps than the terminal has lines, the active
+        and failed steps and a tally of the rest (a redraw costs the same at any size)."""
+        size = shutil.get_terminal_size((100, 20))
+        width, room = size.columns, max(4, size.lines - 2)
+        steps = self.steps
+        if len(steps) > room:
+            active = [s for s in steps if s.status in (Status.RUNNING, Status.QUEUED, Status.FAILED)]
+            steps = active[: room - 1]
         now = time.time()
         rows = []
-        for step in self.steps:
+        for step in steps:
             elapsed = ""
             if step.started:
                 elapsed = _clock((step.ended or now) - step.started)
-            tail = self.tails[step.id]() if step.status == "Running" and step.id in self.tails else ""
-            tail = tail or (step.reason if step.status != "Running" else "")
+            tail = self.tails[step.id]() if step.status == Status.RUNNING and step.id in self.tails else ""
+            tail = tail or (step.reason if step.status != Status.RUNNING else "")
             row = f" {_SYMBOL.get(step.status, '?')} {step.id:<16} {step.status:<10} {elapsed:>6}  {tail}"
             rows.append(self.redact(row)[: max(20, width - 1)])
+        if len(steps) < len(self.steps):
+            counts: dict[str, int] = {}
+            for step in self.steps:
+                counts[step.status] = counts.get(step.status, 0) + 1
+            tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+            rows.append(f"   {len(self.steps)} steps: {tally}"[: max(20, width - 1)])
         return rows
 
     def _draw(self, force: bool) -> None:

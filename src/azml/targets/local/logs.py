@@ -1,108 +1,45 @@
-"""Step logs: the launcher's tagged output split per rank, tails, and ``azml logs``.
+"""Reading step logs: tails for the display, and ``azml logs`` (whole, ``--tail N``, ``--follow``).
 
-A PythonScriptStep's log is its own stdout and stderr. An MpiStep's launcher
-output is kept raw in ``launcher.log``: mpirun ``--tag-output`` starts every
-chunk a rank writes with ``[job,rank]<stdout>:`` (a chunk may end mid-line, so
-lines of different ranks can be cut into each other), torchrun ``--tee`` starts
-every line with ``[defaultN]:``. :func:`demux` puts each rank's lines back
-together; the step log then shows every line as ``[rank N] text`` and each rank
-also gets ``rank.N.log``. Untagged lines come from the launcher itself.
+The guard writes each step's combined log as the output arrives (see
+:mod:`azml.targets.local.logsink`), so a log is read the same way while the
+step runs and after it ended. Everything here streams in blocks: memory does not
+depend on the log's size. Every line shown passes through redaction again (the
+stored log was redacted with the secrets known when the step ran).
 """
 
 from __future__ import annotations
 
-import re
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
-TAG = re.compile(r"\[\d+,(\d+)\]<(stdout|stderr|stddiag)>:|\[default(\d+)\]:")
-LAUNCHER = -1
-Stream = tuple[int, str]
+from azml.targets.local.logsink import Demuxer, combined_line
+
+BLOCK = 1 << 16
 
 
 def demux(text: str, unfinished: bool = True) -> Iterator[tuple[int, str]]:
-    """``(rank, line)`` pairs in order of completion; rank -1 for launcher lines.
+    """``(rank, line)`` pairs of a launcher's tagged output, in order of completion.
 
-    Pieces of one rank's stdout (or stderr) are joined until a newline ends them.
-    Ranks' unfinished last lines are yielded at the end, unless ``unfinished`` is
-    False: then the result for a prefix of a log is a prefix of the result for
-    the whole log (what following a growing log needs).
+    Rank -1 is the launcher's own lines. Ranks' unfinished last lines come at
+    the end, unless ``unfinished`` is False.
     """
-    partial: dict[Stream, str] = {}
+    demuxer = Demuxer()
     for physical in text.splitlines(keepends=True):
-        ended = physical.endswith("\n")
-        pieces = _split_tags(physical.rstrip("\n"))
-        for index, (stream, piece) in enumerate(pieces):
-            partial[stream] = partial.get(stream, "") + piece
-            if ended and index == len(pieces) - 1:
-                yield stream[0], partial.pop(stream)
-    if not unfinished:
-        return
-    for stream, rest in partial.items():
-        if rest:
-            yield stream[0], rest
-
-
-def _split_tags(line: str) -> list[tuple[Stream, str]]:
-    """The pieces of one physical line, each with the stream whose tag precedes it."""
-    pieces: list[tuple[Stream, str]] = []
-    stream: Stream = (LAUNCHER, "")
-    position = 0
-    for match in TAG.finditer(line):
-        if match.start() > position:
-            pieces.append((stream, line[position:match.start()]))
-        if match.group(1) is not None:
-            stream = (int(match.group(1)), match.group(2))
-        else:
-            stream = (int(match.group(3)), "tee")
-        position = match.end()
-    pieces.append((stream, line[position:]))
-    return pieces
+        yield from demuxer.feed(physical)
+    if unfinished:
+        yield from demuxer.rest()
 
 
 def render(pairs: Iterable[tuple[int, str]]) -> str:
-    """Demuxed lines as the combined step log, ``[rank N] `` before each rank line."""
-    out = []
-    for rank, line in pairs:
-        out.append(f"[rank {rank}] {line}\n" if rank >= 0 else f"[launcher] {line}\n")
-    return "".join(out)
+    """Demuxed lines as the combined step log reads them."""
+    return "".join(combined_line(rank, line) for rank, line in pairs)
 
 
-def split_launcher_log(raw: Path, step_log: Path) -> list[Path]:
-    """Write the combined step log and one ``rank.N.log`` per rank from a launcher log."""
-    text = raw.read_text(encoding="utf-8", errors="replace") if raw.exists() else ""
-    pairs = list(demux(text))
-    step_log.write_text(render(pairs), encoding="utf-8")
-    per_rank: dict[int, list[str]] = {}
-    for rank, line in pairs:
-        if rank >= 0:
-            per_rank.setdefault(rank, []).append(line + "\n")
-    written = []
-    for rank, lines in sorted(per_rank.items()):
-        path = step_log.with_name(f"rank.{rank}.log")
-        path.write_text("".join(lines), encoding="utf-8")
-        written.append(path)
-    return written
-
-
-def read_log(log: Path, launcher_log: Path | None, growing: bool = False) -> str:
-    """A step's combined log so far (demuxed on the fly while an MPI step runs).
-
-    With ``growing``, ranks' unfinished lines are left out, so that each read
-    extends the previous one.
-    """
-    if log.exists():
-        return log.read_text(encoding="utf-8", errors="replace")
-    if launcher_log is not None and launcher_log.exists():
-        text = launcher_log.read_text(encoding="utf-8", errors="replace")
-        return render(demux(text, unfinished=not growing))
-    return ""
-
-
-def last_line(path: Path, tagged: bool = False, window: int = 4096) -> str:
-    """The last non-empty line of a log file (rank-prefixed for a tagged launcher log)."""
+def last_line(path: Path, window: int = 4096) -> str:
+    """The last non-empty line of a log file ("" if there is none)."""
     try:
         with open(path, "rb") as handle:
             handle.seek(0, 2)
@@ -111,29 +48,97 @@ def last_line(path: Path, tagged: bool = False, window: int = 4096) -> str:
             data = handle.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
-    if tagged:
-        lines = [f"[rank {r}] {t}" if r >= 0 else t for r, t in demux(data) if t.strip()]
-    else:
-        lines = [ln for ln in data.splitlines() if ln.strip()]
+    lines = [ln for ln in data.splitlines() if ln.strip()]
     return lines[-1].strip() if lines else ""
 
 
-def follow(
-    read: Callable[[], str],
+def tail_offset(path: Path, lines: int) -> int:
+    """The byte offset where the last ``lines`` lines of ``path`` begin."""
+    if lines <= 0:
+        return os.path.getsize(path)
+    with open(path, "rb") as handle:
+        end = handle.seek(0, 2)
+        position, seen = end, 0
+        if end and _byte_at(handle, end - 1) == b"\n":
+            position -= 1  # the final newline ends the last line; it does not start one
+        while position > 0:
+            start = max(0, position - BLOCK)
+            handle.seek(start)
+            block = handle.read(position - start)
+            cut = len(block)
+            while True:
+                cut = block.rfind(b"\n", 0, cut)
+                if cut < 0:
+                    break
+                seen += 1
+                if seen == lines:
+                    return start + cut + 1
+            position = start
+    return 0
+
+
+def _byte_at(handle: BinaryIO, offset: int) -> bytes:
+    handle.seek(offset)
+    return handle.read(1)
+
+
+def copy_log(path: Path, out: TextIO, redact: Callable[[str], str], start: int = 0) -> int:
+    """Write ``path`` from byte ``start`` to ``out``, redacted, in blocks; returns the end offset."""
+    reader = _LineReader(path, start)
+    out.writelines(redact(text) for text in reader.complete(final=True))
+    out.flush()
+    return reader.offset
+
+
+def follow_log(
+    path: Path,
     finished: Callable[[], bool],
     out: TextIO,
     redact: Callable[[str], str],
+    start: int = 0,
     interval: float = 0.25,
 ) -> None:
-    """Write what ``read`` returns, then whatever it adds, until ``finished`` is true."""
-    shown = 0
+    """Write ``path`` and then what is appended to it, until ``finished`` is true.
+
+    Only whole lines are written while the step runs; the rest once it ended.
+    """
+    reader = _LineReader(path, start)
     while True:
         done = finished()
-        text = read()
-        if len(text) > shown:
-            out.write(redact(text[shown:]))
-            out.flush()
-            shown = len(text)
+        out.writelines(redact(text) for text in reader.complete(final=done))
+        out.flush()
         if done:
             return
         time.sleep(interval)
+
+
+class _LineReader:
+    """Reads a growing file from an offset, yielding whole lines in blocks."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.offset = offset
+        self.pending = b""
+
+    def complete(self, final: bool) -> Iterator[str]:
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 (closed by the with below)
+        except OSError:
+            return
+        with handle:
+            handle.seek(self.offset)
+            while True:
+                block = handle.read(BLOCK)
+                if not block:
+                    break
+                self.offset += len(block)
+                data = self.pending + block
+                cut = data.rfind(b"\n") + 1
+                if cut == 0 and len(data) > BLOCK * 16:
+                    cut = len(data)  # an endless line: show it in pieces
+                self.pending = data[cut:]
+                if cut:
+                    yield data[:cut].decode("utf-8", errors="replace")
+        if final and self.pending:
+            yield self.pending.decode("utf-8", errors="replace")
+            self.pending = b""

@@ -6,10 +6,31 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlite3
+
+
+class Status(StrEnum):
+    """The status of a run or a step run (AzureML's names); stored as its text."""
+
+    NOT_STARTED = "NotStarted"
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    REUSED = "Reused"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+
+#: Not yet ended.
+ACTIVE = (Status.NOT_STARTED, Status.QUEUED, Status.RUNNING)
+#: Ended.
+FINAL = (Status.COMPLETED, Status.REUSED, Status.FAILED, Status.CANCELED)
+#: Ended well: what downstream steps need.
+OK = (Status.COMPLETED, Status.REUSED)
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -33,7 +54,7 @@ class StepRun:
     id: str
     step_run_id: str
     name: str
-    status: str = "NotStarted"
+    status: str = Status.NOT_STARTED
     reason: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     log: str | None = None

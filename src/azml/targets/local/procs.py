@@ -5,26 +5,25 @@ A pid alone is not an identity, since pids are reused. Where ``/proc`` exists
 ``/proc/<pid>/stat``), so a recorded pid that now belongs to another program is
 never mistaken for the original.
 
-Every process of a step run carries ``AZUREML_RUN_ID=<step run id>`` in its
-environment (AzureML sets that variable too). Launchers put ranks in process
-groups or sessions of their own (Open MPI gives each rank its own group,
-torchrun its own session), so stopping a step signals its process group *and*
-every process whose environment carries the marker.
+A step's processes are owned by its guard (:mod:`azml.targets.local.guard`),
+whose pid the store records for the step. Every process of a step run also
+carries ``AZUREML_RUN_ID=<step run id>`` in its environment (AzureML sets that
+variable too), which finds what is left should the guard itself be killed.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from azml.targets.local import guard
 
 PROC = Path("/proc")
 MARKER_VARIABLE = "AZUREML_RUN_ID"
 #: Seconds between SIGTERM and SIGKILL when stopping a step.
-GRACE_SECONDS = 2.0
+GRACE_SECONDS = guard.GRACE_SECONDS
 
 
 def start_time(pid: int) -> str | None:
@@ -80,84 +79,30 @@ def marked_pids(marker: str) -> list[int]:
     return found
 
 
-def signal_group(pid: int | None, started: str | None, sig: int) -> None:
-    """Send ``sig`` to the process group led by ``pid`` if that process is still ours."""
-    if pid and (started is None or is_alive(pid, started)):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+def stop_step(marker: str, guard_pid: int | None, guard_start: str | None,
+              grace: float = GRACE_SECONDS) -> bool:
+    """End a step run from any process: its guard first, then whatever carries its marker.
 
-
-def signal_pids(pids: Iterable[int], sig: int) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def stop_step_processes(
-    marker: str,
-    leader: int | None = None,
-    leader_start: str | None = None,
-    *,
-    grace: float = GRACE_SECONDS,
-    alive: Callable[[], bool] | None = None,
-) -> bool:
-    """Stop every process of a step run: SIGTERM, then SIGKILL after ``grace`` seconds.
-
-    Args:
-        marker: the step run id carried in ``AZUREML_RUN_ID``.
-        leader: pid of the step's first process (its process group leader), if known.
-        leader_start: that process's start time, to guard against pid reuse.
-        alive: extra liveness check for the leader, for callers that own it
-            (its zombie keeps ``/proc`` entries until reaped).
-
-    Returns:
-        True when no process of the step is left.
+    The guard (SIGTERM) ends the step's whole tree, re-parented daemons included,
+    within its grace period; what still carries ``AZUREML_RUN_ID=<marker>``
+    afterwards (the guard itself was killed, say) goes through the same
+    :func:`~azml.targets.local.guard.terminate`. Returns True when nothing is left.
     """
-    signal_group(leader, leader_start, signal.SIGTERM)
-    signal_pids(marked_pids(marker), signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not marked_pids(marker) and not (alive() if alive else is_alive(leader, leader_start)):
-            return True
-        time.sleep(0.05)
-    signal_group(leader, leader_start, signal.SIGKILL)
-    for _ in range(20):
+    if is_alive(guard_pid, guard_start):
+        assert guard_pid is not None
+        guard.signal_pids([guard_pid], signal.SIGTERM)
+        deadline = time.monotonic() + grace + 2.0
+        while time.monotonic() < deadline and is_alive(guard_pid, guard_start):
+            time.sleep(0.02)
+
+    def find() -> list[int]:
         left = marked_pids(marker)
-        if not left:
-            return True
-        signal_pids(left, signal.SIGKILL)
-        time.sleep(0.05)
-    return not marked_pids(marker)
+        if is_alive(guard_pid, guard_start):
+            assert guard_pid is not None
+            left.append(guard_pid)
+        return left
 
-
-def parent_death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to SIGTERM the child when this process dies.
-
-    If the orchestrator is killed outright, its direct children (the step's
-    interpreter or launcher) are told to stop; stragglers are found through the
-    marker when the dead run is next read.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
+    return guard.terminate(find, grace)
 
 
 def loopback_works() -> bool:

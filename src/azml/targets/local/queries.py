@@ -6,27 +6,27 @@ they left running), so a killed ``azml run`` never shows as Running forever.
 Cancelling works across processes in two ways at once: the request is written
 to the store, where the orchestrator polls for it (it stops the step, marks it
 Canceled and leaves its dependents NotStarted), and the canceller itself stops
-the step's processes (SIGTERM to its process group and to every process carrying
-its ``AZUREML_RUN_ID``, SIGKILL after a grace period). If the orchestrator is
-gone, the canceller records the outcome itself.
+the step's processes through the step's guard, which ends the whole tree
+(SIGTERM, SIGKILL after a grace period). If the orchestrator is gone, the
+canceller records the outcome itself.
+
+On a read-only checkout the store opens read-only: status and logs work,
+nothing is written (dead runs are not marked).
 """
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from azml.errors import RunNotFoundError, StepNotFoundError
-from azml.targets.local import procs
-from azml.targets.local.logs import follow as follow_text
-from azml.targets.local.logs import read_log
-from azml.targets.local.model import from_rows
-from azml.targets.local.store import ACTIVE, DB_NAME, Store
-from azml.targets.local.workspace import LAUNCHER_LOG, STEP_LOG
 from azml.settings import Settings
+from azml.targets.local import procs
+from azml.targets.local.logs import copy_log, follow_log, tail_offset
+from azml.targets.local.model import ACTIVE, Status, from_rows
+from azml.targets.local.store import DB_NAME, Store
 
 SETTLE_SECONDS = 5.0
 
@@ -85,9 +85,13 @@ def find_step(steps: list[sqlite3.Row], run_id: str, wanted: str) -> sqlite3.Row
 
 def stream_logs(
     settings: Settings, run_id: str, *, step: str | None = None, follow: bool = False,
-    out: TextIO,
+    tail: int | None = None, out: TextIO,
 ) -> None:
-    """Write the logs of one step, or of every step, of a local run to ``out``."""
+    """Write the logs of one step, or of every step, of a local run to ``out``.
+
+    ``tail`` keeps the last N lines of each log; ``follow`` goes on until the step ends.
+    Memory does not depend on the logs' size.
+    """
     store = _open(settings, run_id)
     assert store is not None
     try:
@@ -97,40 +101,37 @@ def stream_logs(
         for row in chosen:
             if len(chosen) > 1:
                 out.write(f"=== {row['step_id']} ({row['name']}) {row['status']} ===\n")
-            _write_step_log(store, row, follow, out, settings)
+            _write_step_log(store, row, follow, tail, out, settings)
     finally:
         store.close()
 
 
-def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, out: TextIO,
-                    settings: Settings) -> None:
+def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, tail: int | None,
+                    out: TextIO, settings: Settings) -> None:
     while follow and not row["log"] and row["status"] in ACTIVE:
         time.sleep(0.25)  # following a step that has not started yet: wait for it
         store.reap_orphans()
-        row = store.conn.execute("SELECT * FROM step_runs WHERE step_run_id=?",
-                                 (row["step_run_id"],)).fetchone()
+        fresh = store.step(row["step_run_id"])
+        if fresh is None:
+            return
+        row = fresh
     if not row["log"]:
         out.write(f"(no log: step {row['status']}{': ' + row['reason'] if row['reason'] else ''})\n")
         return
     log = Path(row["log"])
-    launcher = None
-    if row["type"] == "MpiStep":
-        launcher, log = log.with_name(LAUNCHER_LOG), log.with_name(STEP_LOG)
-    if row["status"] == "Reused":
+    if row["status"] == Status.REUSED:
         out.write(f"(reused {row['reused_from']}; its log follows)\n")
-
-    def read() -> str:
-        return read_log(log, launcher, growing=follow)
+    start = tail_offset(log, tail) if tail is not None and log.exists() else 0
+    if not follow:
+        copy_log(log, out, settings.redact, start)
+        return
 
     def finished() -> bool:
-        if not follow:
-            return True
         store.reap_orphans()
-        fresh = store.conn.execute("SELECT status FROM step_runs WHERE step_run_id=?",
-                                   (row["step_run_id"],)).fetchone()
-        return fresh is None or fresh[0] not in ACTIVE
+        fresh = store.step(row["step_run_id"])
+        return fresh is None or fresh["status"] not in ACTIVE
 
-    follow_text(read, finished, out, settings.redact)
+    follow_log(log, finished, out, settings.redact, start)
 
 
 def cancel_local(settings: Settings, run_id: str, *, step_id: str | None = None) -> str:
@@ -147,9 +148,9 @@ def cancel_local(settings: Settings, run_id: str, *, step_id: str | None = None)
         if target is not None and target["status"] not in ACTIVE:
             return (f"step {target['step_id']} of run {run_id} already ended "
                     f"({target['status']}); nothing to cancel")
-        _request(store, run_id, target)
+        store.request_cancel(run_id, target["step_run_id"] if target is not None else None)
         victims = [target] if target is not None else steps
-        _stop([v for v in victims if v["status"] == "Running"])
+        _stop([v for v in victims if v["status"] == Status.RUNNING])
         _settle(store, run, target)
     finally:
         store.close()
@@ -159,27 +160,10 @@ def cancel_local(settings: Settings, run_id: str, *, step_id: str | None = None)
     return f"canceled run {run_id}"
 
 
-def _request(store: Store, run_id: str, target: sqlite3.Row | None) -> None:
-    with store.transaction() as conn:
-        if target is None:
-            conn.execute("UPDATE runs SET cancel_requested=1 WHERE run_id=?", (run_id,))
-        else:
-            conn.execute("UPDATE step_runs SET cancel_requested=1 WHERE step_run_id=?",
-                         (target["step_run_id"],))
-
-
 def _stop(rows: list[sqlite3.Row]) -> None:
-    """SIGTERM every process of the given step runs, then SIGKILL what is left."""
+    """End every process of the given step runs (through their guards)."""
     for row in rows:
-        procs.signal_group(row["pid"], row["pid_start"], signal.SIGTERM)
-        procs.signal_pids(procs.marked_pids(row["step_run_id"]), signal.SIGTERM)
-    deadline = time.monotonic() + procs.GRACE_SECONDS
-    while time.monotonic() < deadline:
-        if not any(procs.marked_pids(r["step_run_id"]) for r in rows):
-            return
-        time.sleep(0.05)
-    for row in rows:
-        procs.stop_step_processes(row["step_run_id"], row["pid"], row["pid_start"], grace=0.0)
+        procs.stop_step(row["step_run_id"], row["pid"], row["pid_start"])
 
 
 def _settle(store: Store, run: sqlite3.Row, target: sqlite3.Row | None) -> None:
@@ -193,22 +177,12 @@ def _settle(store: Store, run: sqlite3.Row, target: sqlite3.Row | None) -> None:
         time.sleep(0.05)
     if procs.is_alive(run["orchestrator_pid"], run["orchestrator_start"]):
         return
-    now = time.time()
-    with store.transaction() as conn:
-        if target is not None:
-            conn.execute("UPDATE step_runs SET status='Canceled', reason='canceled', ended=? "
-                         "WHERE step_run_id=? AND status IN ('NotStarted','Queued','Running')",
-                         (now, target["step_run_id"]))
-        conn.execute("UPDATE step_runs SET status='Canceled', reason='canceled', ended=? "
-                     "WHERE run_id=? AND status IN ('Queued','Running')", (now, run["run_id"]))
-        conn.execute("UPDATE runs SET status='Canceled', reason='canceled', ended=? WHERE run_id=? "
-                     "AND status IN ('NotStarted','Queued','Running')", (now, run["run_id"]))
+    store.record_cancel(run["run_id"], target["step_run_id"] if target is not None else None)
 
 
 def _recorded(store: Store, run_id: str, target: sqlite3.Row | None) -> bool:
     if target is not None:
-        row = store.conn.execute("SELECT status FROM step_runs WHERE step_run_id=?",
-                                 (target["step_run_id"],)).fetchone()
-        return row is not None and row[0] not in ACTIVE
-    row = store.conn.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
-    return row is not None and row[0] not in ACTIVE
+        status = store.step_status(target["step_run_id"])
+    else:
+        status = store.run_status(run_id)
+    return status is not None and status not in ACTIVE

@@ -77,6 +77,11 @@ def content_key(parts: Mapping[str, Any]) -> str:
     return digest_json(parts)
 
 
+def key_of(dumped: str) -> str:
+    """The content key of components already serialised by :func:`dumps` (same as content_key)."""
+    return digest_text(dumped)
+
+
 def explain(
     old: Mapping[str, Any],
     new: Mapping[str, Any],

@@ -26,13 +26,13 @@ from pathlib import Path
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError
+from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError, StoreWriteError
 from azml.targets.local import contract, ids, launch, procs, reuse, snapshot, workspace
 from azml.targets.local.display import Display
 from azml.targets.local.executor import Handle, Job, ProcessExecutor
 from azml.targets.local.hashing import Hasher, Manifest, list_files
-from azml.targets.local.logs import last_line, split_launcher_log
-from azml.targets.local.model import LocalRun, StepRun
+from azml.targets.local.logs import last_line
+from azml.targets.local.model import OK, LocalRun, Status, StepRun
 from azml.targets.local.scheduler import Outcome, Scheduler
 from azml.targets.local.envhints import missing_module_hint
 from azml.targets.local.envs import CURRENT_ENV_NOTE, Env, EnvBuilder, EnvRequest
@@ -93,6 +93,9 @@ def run_plan(
                              env_mode=env_mode, pass_env=pass_env, flavor=flavor)
         runner.preflight(pull=pull)
         return runner.execute(max_parallel or os.cpu_count() or 1, fail_fast)
+    except BaseException:
+        store.abandon()  # what could not be written would only hide the error in flight
+        raise
     finally:
         store.close()
 
@@ -110,7 +113,7 @@ class LocalRunner:
         self.layout = workspace.Layout(settings.azml_home)
         self.hasher = Hasher(store)
         self.run_id = ids.new_run_id()
-        self.run = LocalRun(self.run_id, "NotStarted", experiment, [
+        self.run = LocalRun(self.run_id, Status.NOT_STARTED, experiment, [
             StepRun(sid, ids.step_run_id(self.run_id, sid), s.name, type=s.type)
             for sid, s in plan.steps.items()], config=str(plan.config_path))
         self.records = {s.id: s for s in self.run.steps}
@@ -124,8 +127,10 @@ class LocalRunner:
         self.inputs: dict[tuple[str, str], Manifest] = {}
         self.flavor: Flavor = flavor
         self._warned_env = False
-        self.parts: dict[str, dict[str, Any]] = {}
-        self.producer: dict[str, str] = {}
+        #: per prepared step: its content key and its components as stored (redacted text)
+        self.keys: dict[str, tuple[str, str]] = {}
+        #: per finished (or reused) step: output name -> manifest digest of its content
+        self.output_digests: dict[str, dict[str, str]] = {}
         self.handles: dict[str, Handle] = {}
         self._next_poll = 0.0
 
@@ -197,31 +202,32 @@ class LocalRunner:
     # -- the run -------------------------------------------------------------------
 
     def execute(self, max_parallel: int, fail_fast: bool) -> LocalRun:
-        self.run.status, self.run.started = "Running", time.time()
+        self.run.status, self.run.started = Status.RUNNING, time.time()
         self.store.insert_run({
             "run_id": self.run_id, "experiment": self.run.experiment, "config": self.run.config,
-            "status": "Running", "started": self.run.started, "orchestrator_pid": os.getpid(),
+            "status": Status.RUNNING, "started": self.run.started, "orchestrator_pid": os.getpid(),
             "orchestrator_start": procs.start_time(os.getpid()),
             "run_dir": str(self.layout.run_dir(self.run_id))})
         for position, step in enumerate(self.run.steps):
             self.store.insert_step({"step_run_id": step.step_run_id, "run_id": self.run_id,
                                     "step_id": step.id, "name": step.name, "position": position,
-                                    "type": step.type, "status": "NotStarted",
+                                    "type": step.type, "status": Status.NOT_STARTED,
                                     "ranks": self.plan.steps[step.id].process_count})
         self.tracker.start(self.run.experiment, self.run_id, self.run.config,
                            [(s.id, s.step_run_id, s.name) for s in self.run.steps])
         self.tracker.install_hook(current_site_packages())
         self.display.header(self.run, str(self.layout.run_dir(self.run_id)))
-        scheduler = Scheduler(self.plan.predecessors(), ProcessExecutor(), self,
+        executor = ProcessExecutor(redact=self.settings.redact)
+        scheduler = Scheduler(self.plan.predecessors(), executor, self,
                               max_parallel=max_parallel, fail_fast=fail_fast)
         previous = _catch_sigterm()
         try:
             statuses = scheduler.run()
         except KeyboardInterrupt:
-            self._finish("Canceled", "interrupted (Ctrl-C)")
+            self._finish(Status.CANCELED, "interrupted (Ctrl-C)")
             raise InterruptedRunError(self.run_id) from None
         except BaseException as exc:
-            self._finish("Failed", f"azml stopped: {exc.__class__.__name__}: {exc}")
+            self._finish(Status.FAILED, f"azml stopped: {exc.__class__.__name__}: {exc}")
             raise
         finally:
             _restore_sigterm(previous)
@@ -229,24 +235,57 @@ class LocalRunner:
         return self.run
 
     def _finish(self, status: str, reason: str) -> None:
+        """Record the end (store and the run folder's ``run.json``), then show the summary.
+
+        The summary is shown even when the store cannot be written, and the error
+        then says how each step really ended.
+        """
         problem = self.tracker.finish(status)
         if problem:
             self.display.warn(problem)
             reason = f"{reason}; {problem}" if reason else problem
         self.run.status, self.run.reason, self.run.ended = status, reason, time.time()
         self.store.update_run(self.run_id, status=status, reason=reason, ended=self.run.ended)
-        self.store.flush()
-        self.display.summary(self.run)
+        try:
+            self.store.flush()
+            self.store.write_run_record(self.layout.run_dir(self.run_id), *self._record_rows())
+        except StoreWriteError as exc:
+            ended = "; ".join(f"step {s.id} {s.status}" + (f": {s.reason}" if s.reason else "")
+                              for s in self.run.steps if s.status not in OK)
+            detail = f"{exc.problem} (run {self.run_id} ended {status}{'; ' + ended if ended else ''})"
+            raise StoreWriteError(exc.path, self.settings.redact(detail), exc.advice) from None
+        finally:
+            self.display.summary(self.run)
+
+    def _record_rows(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The run's store rows, from memory, for ``run.json``."""
+        run = {"run_id": self.run_id, "experiment": self.run.experiment, "config": self.run.config,
+               "status": str(self.run.status), "reason": self.run.reason,
+               "started": self.run.started, "ended": self.run.ended,
+               "run_dir": str(self.layout.run_dir(self.run_id))}
+        steps = []
+        for position, step in enumerate(self.run.steps):
+            key, text = self.keys.get(step.id, (None, None))
+            digests = self.output_digests.get(step.id)
+            steps.append({
+                "step_run_id": step.step_run_id, "run_id": self.run_id, "step_id": step.id,
+                "name": step.name, "position": position, "type": step.type,
+                "status": str(step.status), "reason": step.reason, "content_key": key,
+                "components": text, "exit_code": step.exit_code, "started": step.started,
+                "ended": step.ended, "log": step.log, "outputs": json.dumps(step.outputs),
+                "reused_from": step.reused_from, "ranks": self.plan.steps[step.id].process_count,
+                "output_digest": json.dumps(digests) if digests is not None else None})
+        return run, steps
 
     # -- scheduler hooks -----------------------------------------------------------
 
     def prepare(self, step_id: str) -> Job | Outcome:
         record, step = self.records[step_id], self.plan.steps[step_id]
         parts = self._components(step_id)
-        key = reuse.content_key(parts)
-        self.parts[step_id] = parts
-        self.store.update_step(record.step_run_id, content_key=key,
-                               components=self.settings.redact(reuse.dumps(parts)))
+        raw = reuse.dumps(parts)
+        key, text = reuse.key_of(raw), self.settings.redact(raw)
+        self.keys[step_id] = (key, text)
+        self.store.update_step(record.step_run_id, content_key=key, components=text)
         if not self.reuse:
             why = "reuse disabled"
         elif not step.allow_reuse:
@@ -261,59 +300,59 @@ class LocalRunner:
             job = self._job(step_id)
         except OSError as exc:
             raise LaunchError(step_id, f"cannot prepare the step run: {exc}") from None
-        record.status = "Queued"
-        self.store.update_step(record.step_run_id, status="Queued", reason=why)
+        record.status = Status.QUEUED
+        self.store.update_step(record.step_run_id, status=Status.QUEUED, reason=why)
         self.display.event(record)
         return job
 
     def started(self, step_id: str, handle: Handle) -> None:
         record = self.records[step_id]
-        record.status, record.started = "Running", time.time()
+        record.status, record.started = Status.RUNNING, time.time()
         self.handles[step_id] = handle
-        tagged = self.plan.steps[step_id].is_mpi
-        self.display.tails[step_id] = lambda: last_line(handle.job.log_path, tagged)
-        self.store.update_step(record.step_run_id, status="Running", pid=handle.pid,
+        self.display.tails[step_id] = lambda: last_line(handle.job.log_path)
+        self.store.update_step(record.step_run_id, status=Status.RUNNING, pid=handle.pid,
                                pid_start=handle.start, started=record.started, log=record.log)
         self.display.event(record)  # the scheduler's next tick commits it, before it waits
 
     def finished(self, step_id: str, handle: Handle, exit_code: int, canceled: str) -> Outcome:
         record, step = self.records[step_id], self.plan.steps[step_id]
         step_dir = self.layout.step_dir(self.run_id, step_id)
-        if step.is_mpi:
-            split_launcher_log(handle.job.log_path, step_dir / workspace.STEP_LOG)
-            record.log = str(step_dir / workspace.STEP_LOG)
         record.exit_code, record.ended = exit_code, time.time()
         detail = ""
         if exit_code == 0:
             record.outputs = workspace.publish_outputs(step_dir, step.outputs)
-            self.producer[step_id] = record.step_run_id
-            outcome = Outcome("Completed", record.reason)
+            digests = self._digest_outputs(record.outputs)
+            self.output_digests[step_id] = digests
+            self.store.update_step(record.step_run_id, output_digest=json.dumps(digests))
+            outcome = Outcome(Status.COMPLETED, record.reason)
             detail = f"in {record.ended - (record.started or record.ended):.1f}s"
             if step.register_model is not None:
                 refused = self.tracker.register(record.step_run_id, step.register_model,
                                                 record.outputs)
                 if refused:
-                    outcome, detail = Outcome("Failed", refused), ""
+                    outcome, detail = Outcome(Status.FAILED, refused), ""
         elif canceled:
-            outcome = Outcome("Canceled", canceled)
+            outcome = Outcome(Status.CANCELED, canceled)
         else:
-            reason = _failure_reason(exit_code, Path(record.log or ""))
+            said = handle.proc.last_line if handle.proc is not None else last_line(handle.job.log_path)
+            reason = _failure_reason(exit_code, said)
             hint = self._hint(step_id, Path(record.log or ""))
-            outcome = Outcome("Failed", self.settings.redact(f"{reason}; {hint}" if hint else reason))
+            outcome = Outcome(Status.FAILED,
+                              self.settings.redact(f"{reason}; {hint}" if hint else reason))
         self._record(record, outcome, detail)
         self.tracker.step_ended(record.step_run_id, outcome.status)
         return outcome
 
     def settled(self, step_id: str, outcome: Outcome) -> None:
         record = self.records[step_id]
-        if outcome.status == "Reused":
+        if outcome.status == Status.REUSED:
             self.tracker.step_reused(step_id, record.step_run_id, record.name,
                                      str(record.reused_from))
-            self.store.update_step(record.step_run_id, status="Reused", reason=outcome.reason,
+            self.store.update_step(record.step_run_id, status=Status.REUSED, reason=outcome.reason,
                                    started=record.started, ended=record.ended, log=record.log,
                                    outputs=json.dumps(record.outputs),
                                    reused_from=record.reused_from)
-            record.status, record.reason = "Reused", outcome.reason
+            record.status, record.reason = Status.REUSED, outcome.reason
             self.display.event(record)
             return
         record.ended = time.time()
@@ -322,8 +361,8 @@ class LocalRunner:
 
     def blocked(self, step_id: str, reason: str) -> None:
         record = self.records[step_id]
-        record.status, record.reason = "NotStarted", reason
-        self.store.update_step(record.step_run_id, status="NotStarted", reason=reason)
+        record.status, record.reason = Status.NOT_STARTED, reason
+        self.store.update_step(record.step_run_id, status=Status.NOT_STARTED, reason=reason)
         self.display.event(record)
 
     def requests(self, force: bool = False) -> tuple[bool, set[str]]:
@@ -354,9 +393,14 @@ class LocalRunner:
             if spec.kind == "datastore":
                 content[name] = {"manifest": self.inputs[(step_id, name)].digest}
             else:
-                content[name] = {"from": self.producer[str(spec.step_id)]}
+                content[name] = {"manifest": self.output_digests[str(spec.step_id)][str(spec.output)]}
         return reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
                                 content, step.environment.digest(self.flavor))
+
+    def _digest_outputs(self, outputs: dict[str, str]) -> dict[str, str]:
+        """Each output's manifest digest, hashed through the file index."""
+        return {name: self.hasher.manifest(Path(path), list(list_files(Path(path)))).digest
+                for name, path in outputs.items()}
 
     def _reusable(self, key: str) -> Any:
         for row in self.store.reusable(key):
@@ -366,21 +410,23 @@ class LocalRunner:
         return None
 
     def _reused(self, record: StepRun, hit: Any) -> Outcome:
-        original = self.store.conn.execute(
-            "SELECT log FROM step_runs WHERE step_run_id=?", (hit["step_run_id"],)).fetchone()
         record.outputs = json.loads(hit["outputs"] or "{}")
         record.reused_from = hit["step_run_id"]
-        record.log = original["log"] if original else None
+        record.log = hit["log"]
         record.started = record.ended = time.time()
-        self.producer[record.id] = hit["step_run_id"]
-        return Outcome("Reused", f"unchanged since {hit['step_run_id']}")
+        digests = json.loads(hit["output_digest"]) if hit["output_digest"] else None
+        if digests is None or set(digests) != set(record.outputs):  # recorded before digests
+            digests = self._digest_outputs(record.outputs)
+        self.output_digests[record.id] = digests
+        self.store.update_step(record.step_run_id, output_digest=json.dumps(digests))
+        return Outcome(Status.REUSED, f"unchanged since {hit['step_run_id']}")
 
     def _why(self, step_id: str, key: str, parts: dict[str, Any]) -> str:
         before = self.store.previous_attempt(self.run.config, step_id, self.run_id)
         if before is None:
             return "first run"
         if before["content_key"] == key:
-            if before["status"] in ("Failed", "Canceled"):
+            if before["status"] in (Status.FAILED, Status.CANCELED):
                 return f"previous attempt {before['status']}"
             return f"outputs of {before['step_run_id']} are gone"
         old = json.loads(before["components"])
@@ -407,10 +453,10 @@ class LocalRunner:
         python = str(self.envs[step_id].python) if self.isolated else sys.executable
         command = launch.step_command(step, args, env, step_dir, python=python,
                                       root=step_dir / "work")
-        log_name = workspace.LAUNCHER_LOG if step.is_mpi else workspace.STEP_LOG
-        record.log = str(step_dir / log_name)  # an MPI step's step.log is written when it ends
+        # the guard writes the combined log (and rank logs) itself, as the output arrives
+        record.log = str(step_dir / workspace.STEP_LOG)
         return Job(step_id, record.step_run_id, command.argv, step_dir / "work", env,
-                   step_dir / log_name, step.process_count)
+                   step_dir / workspace.STEP_LOG, step.process_count, tagged=step.is_mpi)
 
     def _hint(self, step_id: str, log: Path) -> str:
         """The one-line fix for a ModuleNotFoundError in the step's log, or ''."""
@@ -462,14 +508,14 @@ def log_tail(path: Path, size: int = 16384) -> str:
 
 def _run_status(statuses: Any) -> str:
     values = list(statuses)
-    if any(s == "Failed" for s in values):
-        return "Failed"
-    if any(s == "Canceled" for s in values):
-        return "Canceled"
-    return "Completed" if all(s in ("Completed", "Reused") for s in values) else "Failed"
+    if any(s == Status.FAILED for s in values):
+        return Status.FAILED
+    if any(s == Status.CANCELED for s in values):
+        return Status.CANCELED
+    return Status.COMPLETED if all(s in OK for s in values) else Status.FAILED
 
 
-def _failure_reason(exit_code: int, log: Path) -> str:
+def _failure_reason(exit_code: int, tail: str) -> str:
     if exit_code < 0:
         try:
             name = signal.Signals(-exit_code).name
@@ -478,7 +524,6 @@ def _failure_reason(exit_code: int, log: Path) -> str:
         head = f"killed by {name}"
     else:
         head = f"exit code {exit_code}"
-    tail = last_line(log) if log.name else ""
     return f"{head}: {tail}" if tail else head
 
 

@@ -17,14 +17,14 @@ Rules:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from azml.errors import AzmlError, LaunchError
 from azml.targets.local.executor import Executor, Handle, Job
-
-OK = ("Completed", "Reused")
+from azml.targets.local.model import OK, Status
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,16 @@ class Scheduler:
     ) -> None:
         self.order = list(upstream)
         self.upstream = {k: tuple(v) for k, v in upstream.items()}
+        self.position = {sid: index for index, sid in enumerate(self.order)}
+        self.downstream: dict[str, list[str]] = {sid: [] for sid in self.order}
+        for sid, ups in self.upstream.items():
+            for up in ups:
+                self.downstream[up].append(sid)
+        #: per step, how many upstream steps have not ended well yet
+        self.missing = {sid: len(ups) for sid, ups in self.upstream.items()}
+        #: steps whose upstream all ended well, not yet prepared: a heap of plan positions
+        self.ready: list[int] = [self.position[s] for s, n in self.missing.items() if n == 0]
+        heapq.heapify(self.ready)
         self.executor = executor
         self.hooks = hooks
         self.max_parallel = max(1, max_parallel)
@@ -88,7 +98,7 @@ class Scheduler:
         except BaseException:
             self._interrupt()
             raise
-        return {sid: self.done.get(sid, "NotStarted") for sid in self.order}
+        return {sid: self.done.get(sid, Status.NOT_STARTED) for sid in self.order}
 
     def _loop(self) -> None:
         while True:
@@ -115,7 +125,7 @@ class Scheduler:
                 self.executor.stop(self.running[sid])
             else:
                 self.queued.pop(sid, None)
-                self._settle(sid, Outcome("Canceled", "canceled before it started"))
+                self._settle(sid, Outcome(Status.CANCELED, "canceled before it started"))
 
     def _reap(self) -> None:
         for sid, handle in list(self.running.items()):
@@ -127,7 +137,7 @@ class Scheduler:
             del self.running[sid]
             canceled = "canceled on request" if sid in self.cancel else self.stopping
             outcome = self.hooks.finished(sid, handle, code, canceled)
-            self.done[sid] = outcome.status
+            self._mark(sid, outcome.status)
             if outcome.status not in OK:
                 self._after_failure(sid, outcome)
 
@@ -141,40 +151,43 @@ class Scheduler:
             self.executor.stop(handle)
         for sid in list(self.queued):
             del self.queued[sid]
-            self.done[sid] = "NotStarted"
+            self.done[sid] = Status.NOT_STARTED
             self.hooks.blocked(sid, why)
 
-    def _any_ready(self) -> bool:
-        return not self.stopping and any(self._is_ready(s) for s in self.order)
+    def _mark(self, sid: str, status: str) -> None:
+        """Record how ``sid`` ended; its dependents whose upstream all ended well become ready."""
+        self.done[sid] = status
+        if status not in OK:
+            return
+        for down in self.downstream[sid]:
+            self.missing[down] -= 1
+            if self.missing[down] == 0 and down not in self.done:
+                heapq.heappush(self.ready, self.position[down])
 
-    def _is_ready(self, sid: str) -> bool:
-        if sid in self.done or sid in self.queued or sid in self.running:
-            return False
-        return all(self.done.get(up) in OK for up in self.upstream[sid])
+    def _any_ready(self) -> bool:
+        return not self.stopping and bool(self.ready)
 
     def _settle_ready(self) -> None:
-        progress = True
-        while progress and not self.stopping:
-            progress = False
-            for sid in self.order:
-                if not self._is_ready(sid):
-                    continue
-                progress = True
-                prepared = self._prepare(sid)
-                if isinstance(prepared, Outcome):
-                    self._settle(sid, prepared)
-                else:
-                    prepared.slots = max(1, min(prepared.slots, self.max_parallel))
-                    self.queued[sid] = prepared
+        """Prepare every ready step in plan order (reuse settles at once and cascades)."""
+        while self.ready and not self.stopping:
+            sid = self.order[heapq.heappop(self.ready)]
+            if sid in self.done:
+                continue
+            prepared = self._prepare(sid)
+            if isinstance(prepared, Outcome):
+                self._settle(sid, prepared)
+            else:
+                prepared.slots = max(1, min(prepared.slots, self.max_parallel))
+                self.queued[sid] = prepared
 
     def _prepare(self, sid: str) -> Job | Outcome:
         try:
             return self.hooks.prepare(sid)
         except AzmlError as exc:
-            return Outcome("Failed", exc.message)
+            return Outcome(Status.FAILED, exc.message)
 
     def _settle(self, sid: str, outcome: Outcome) -> None:
-        self.done[sid] = outcome.status
+        self._mark(sid, outcome.status)
         self.hooks.settled(sid, outcome)
         if outcome.status not in OK:
             self._after_failure(sid, outcome)
@@ -190,7 +203,7 @@ class Scheduler:
             try:
                 handle = self.executor.start(job)
             except LaunchError as exc:
-                self._settle(sid, Outcome("Failed", exc.message))
+                self._settle(sid, Outcome(Status.FAILED, exc.message))
                 if self.stopping:
                     return
                 continue
@@ -202,7 +215,7 @@ class Scheduler:
         for sid in self.order:
             if sid in self.done:
                 continue
-            self.done[sid] = "NotStarted"
+            self.done[sid] = Status.NOT_STARTED
             bad = [up for up in self.upstream[sid] if self.done.get(up) not in OK]
             if bad:
                 why = f"upstream {bad[0]} {self.done.get(bad[0], 'NotStarted')}"

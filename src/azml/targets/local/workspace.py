@@ -9,6 +9,7 @@ Layout under ``AZML_HOME`` (``.azml`` by default)::
     runs/<run id>/<step id>/outputs.partial/NAME   outputs while the step runs
     runs/<run id>/<step id>/outputs/NAME           outputs once published
     runs/<run id>/<step id>/step.log     the combined log (ranks prefixed for MPI)
+    runs/<run id>/<step id>/rank.N.log   an MpiStep's rank N
 
 Outputs are published by renaming ``outputs.partial`` to ``outputs`` in one step,
 and only after the step exited with 0; a failed or canceled step's partial
@@ -29,7 +30,6 @@ from azml.plan import InputBinding, Plan
 PARTIAL = "outputs.partial"
 PUBLISHED = "outputs"
 STEP_LOG = "step.log"
-LAUNCHER_LOG = "launcher.log"
 
 
 @dataclass(frozen=True)
