@@ -206,9 +206,13 @@ def test_killing_the_driver_mid_launch_leaves_nothing_without_another_command(pr
     unique = uuid.uuid4().hex[:12]
     script, config = f"ranks_{unique}.py", f"config_{unique}.json"
     proj.script(f"src/{script}", "import time\ntime.sleep(60)\n")
+    # a size azml's table does not know (a warning, not a GPU check), and the local rank budget
+    # raised on purpose: this test wants mpirun busy launching hundreds of ranks
     proj.write_config({"many": {"type": "MpiStep", "name": "many", "script": script,
-                                "source_directory": "src", "processes_per_node": 300, "inputs": {}}},
+                                "source_directory": "src", "processes_per_node": 300, "inputs": {},
+                                "compute": {"vm_size": "Standard_Unlisted_Test"}}},
                       name=config)
+    proj.env = {**proj.env, "AZML_MAX_LOCAL_RANKS": "300"}
     orchestrator = proj.spawn("run", config)
     try:
         wait_for(lambda: len(processes_with(script)) > 30, timeout=60, interval=0.02)
