@@ -53,8 +53,23 @@ class V2Run:
     children: dict[str, str] = field(default_factory=dict)
 
     @property
+    def run_id(self) -> str:
+        """The pipeline job's name (v1's run id; the same handle API)."""
+        return self.name
+
+    @property
+    def steps(self) -> dict[str, str]:
+        """Child job names by node name, as seen so far."""
+        return self.children
+
+    @property
     def status(self) -> str:
         return _status(_get(self.workspace, self.name))
+
+    def cancel(self, step: str | None = None, timeout: float = 300.0) -> str:
+        """Cancel the pipeline job, or the child job of node ``step``; a sentence with the outcome."""
+        name = self.name if step is None else self.refresh_children().get(step, step)
+        return cancel_job(self.workspace, name, timeout=timeout, poll=self.poll)
 
     def child_jobs(self) -> list[Any]:
         """The child jobs as the service lists them now."""
@@ -123,6 +138,23 @@ def job_status(workspace: Workspace, name: str) -> dict[str, Any]:
             ({"step": (c.properties or {}).get("azureml.nodeid") or c.display_name, "job": c.name,
               "status": _status(c)} for c in run.child_jobs()), key=lambda s: str(s["step"]))
     return record
+
+
+def child_job_name(workspace: Workspace, parent: str, step: str) -> str:
+    """The child job of pipeline job ``parent`` for ``step`` (a step id, node name or child job name)."""
+    from azml.errors import StepNotFoundError
+    from azml.plan import node_name
+
+    run = V2Run(workspace, parent, "")
+    _get(workspace, parent)  # RunNotFoundError for an unknown job
+    children = {str((c.properties or {}).get("azureml.nodeid") or c.display_name): str(c.name)
+                for c in run.child_jobs()}
+    for wanted in (step, node_name(step)):
+        if wanted in children:
+            return children[wanted]
+    if step in children.values():
+        return step
+    raise StepNotFoundError(parent, step, sorted(children))
 
 
 def cancel_job(workspace: Workspace, name: str, *, timeout: float = 300.0,

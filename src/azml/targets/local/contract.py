@@ -3,7 +3,8 @@
 Environment of a step process, in order of precedence (later wins):
 
 1. The environment azml was started with, minus (a) variables AzureML or an MPI
-   launcher would set (``AZUREML_*``, ``AML_PARAMETER_*``, ``AZ_BATCH*``,
+   launcher would set (``AZUREML_*``, ``AML_PARAMETER_*``, v2's ``AZURE_ML_INPUT_*`` and
+   ``AZURE_ML_OUTPUT_*``, ``AZ_BATCH*``,
    ``OMPI_COMM_WORLD_*``, torch's ``RANK``/``WORLD_SIZE``/... ), so stale values
    from the shell never leak in, and (b) every variable whose name ends in KEY,
    SECRET, PASSWORD or TOKEN: an AzureML step never sees the submitter's shell,
@@ -34,7 +35,8 @@ from azml.settings import is_secret
 
 PASS_SECRETS_VARIABLE = "AZML_STEP_SECRETS"
 MASTER_ADDRESS = "127.0.0.1"
-_CONTRACT_PREFIXES = ("AZUREML_", "AML_PARAMETER_", "AZ_BATCH", "OMPI_COMM_WORLD_", "TORCHELASTIC_")
+_CONTRACT_PREFIXES = ("AZUREML_", "AML_PARAMETER_", "AZURE_ML_INPUT_", "AZURE_ML_OUTPUT_", "AZ_BATCH",
+                      "OMPI_COMM_WORLD_", "TORCHELASTIC_")
 _CONTRACT_NAMES = frozenset({
     "OMPI_UNIVERSE_SIZE", "PMIX_RANK", "PMIX_NAMESPACE", "RANK", "WORLD_SIZE", "LOCAL_RANK",
     "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT",

@@ -94,7 +94,8 @@ def explain(
               ("environment_spec", "environment changed (requirements, image or Python)"),
               ("type", "step type changed"),
               ("layout", "MPI layout changed"), ("outputs", "outputs changed"),
-              ("script", f"script changed: {new.get('script')}"))
+              ("script", f"script changed: {new.get('script')}"),
+              ("contract", "contract changed (AzureML v1 or v2 variables)"))
     for field, phrase in simple:
         if old.get(field) != new.get(field) and phrase not in reasons:
             reasons.append(phrase)

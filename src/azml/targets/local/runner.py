@@ -59,8 +59,12 @@ def run_plan(
     max_parallel: int | None = None,
     fail_fast: bool = False,
     out: TextIO | None = None,
+    flavor: Flavor = "azureml_v1",
 ) -> LocalRun:
     """Run ``plan`` on this machine and return the finished run.
+
+    ``flavor`` is the contract the steps get: AzureML v1's variables, or a v2 command
+    job's (``azureml_v2``: ``AZURE_ML_INPUT_``/``AZURE_ML_OUTPUT_`` and the order ports).
 
     Raises:
         DataNotFoundError: a datastore input is missing (nothing has run).
@@ -71,7 +75,8 @@ def run_plan(
     store = Store(settings.azml_home)
     try:
         store.reap_orphans()
-        runner = LocalRunner(plan, settings, store, experiment=experiment, reuse=reuse, out=out)
+        runner = LocalRunner(plan, settings, store, experiment=experiment, reuse=reuse, out=out,
+                             flavor=flavor)
         runner.preflight()
         return runner.execute(max_parallel or os.cpu_count() or 1, fail_fast)
     finally:
@@ -82,7 +87,7 @@ class LocalRunner:
     """One local run of a plan; also the scheduler's hooks."""
 
     def __init__(self, plan: Plan, settings: Settings, store: Store, *, experiment: str,
-                 reuse: bool, out: TextIO) -> None:
+                 reuse: bool, out: TextIO, flavor: Flavor = "azureml_v1") -> None:
         self.plan = plan
         self.settings = settings
         self.store = store
@@ -98,7 +103,7 @@ class LocalRunner:
         self.base_env = contract.base_environment(os.environ)
         self.snapshots: dict[str, snapshot.Snapshot] = {}
         self.inputs: dict[tuple[str, str], Manifest] = {}
-        self.flavor: Flavor = "azureml_v1"
+        self.flavor: Flavor = flavor
         self.parts: dict[str, dict[str, Any]] = {}
         self.producer: dict[str, str] = {}
         self.handles: dict[str, Handle] = {}
@@ -223,7 +228,7 @@ class LocalRunner:
         record.exit_code, record.ended = exit_code, time.time()
         detail = ""
         if exit_code == 0:
-            record.outputs = workspace.publish_outputs(step_dir, step.outputs)
+            record.outputs = workspace.publish_outputs(step_dir, step.output_names(self.flavor))
             self.producer[step_id] = record.step_run_id
             outcome = Outcome("Completed", record.reason)
             detail = f"in {record.ended - (record.started or record.ended):.1f}s"
@@ -283,8 +288,12 @@ class LocalRunner:
                 content[name] = {"manifest": self.inputs[(step_id, name)].digest}
             else:
                 content[name] = {"from": self.producer[str(spec.step_id)]}
-        return reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
-                                content, step.environment.digest(self.flavor))
+        parts = reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
+                                 content, step.environment.digest(self.flavor))
+        if self.flavor != "azureml_v1":  # other variables, maybe an order output: not v1's key
+            parts["contract"] = self.flavor
+            parts["outputs"] = step.output_names(self.flavor)
+        return parts
 
     def _reusable(self, key: str) -> Any:
         for row in self.store.reusable(key):
@@ -320,7 +329,7 @@ class LocalRunner:
                                     self.display.warn)
         snapshot.link_tree(tree, self.snapshots[step_id].manifest.files, step_dir / "work")
         paths = contract.StepPaths(self._input_paths(step_id, step_dir),
-                                   workspace.output_paths(step_dir, step.outputs))
+                                   workspace.output_paths(step_dir, step.output_names(self.flavor)))
         args = contract.resolve_arguments(step, self.plan.parameters, paths)
         port = procs.free_port() if step.is_mpi and step.node_count > 1 else None
         env = contract.step_environment(self.base_env, step, contract.contract_variables(
@@ -341,6 +350,8 @@ class LocalRunner:
                 paths[name] = folder
             else:
                 paths[name] = Path(self.records[str(spec.step_id)].outputs[str(spec.output)])
+        for port, pred in step.order_inputs(self.flavor).items():  # v2: the predecessor's order output
+            paths[port] = Path(self.records[pred].outputs[str(self.plan.steps[pred].order_output(self.flavor))])
         return paths
 
 
