@@ -94,7 +94,7 @@ def vm_size_problems(plan: Plan, spec: PipelineSpec, offered: Mapping[str, Any])
                 f"serverless compute in the workspace's region does not offer VM size {size!r}"
                 f"{hint}; choose one of the {len(names)} sizes 'az ml compute list-sizes' lists, "
                 "or name a cluster with compute.cluster_name")))
-        elif node.compute.job_tier == "spot" and getattr(found, "low_priority_capable", True) is False:
+        elif node.compute.job_tier == "spot" and _low_priority_capable(found) is False:
             problems.append(ConfigProblem(str(plan.config_path), f"{step_of[node.name]}.compute.priority", (
                 f"VM size {size!r} cannot run as spot (low priority) in the workspace's region; "
                 "use priority 'dedicated' or another size")))
@@ -107,6 +107,17 @@ def _offered_sizes(workspace: Workspace) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
         raise AzureServiceError("listing the VM sizes of the workspace's region", error_text(exc)) from None
     return {str(size.name).lower(): size for size in sizes}
+
+
+def _low_priority_capable(size: Any) -> bool | None:
+    """Whether ``size`` runs as spot; None when the service did not say.
+
+    azure-ai-ml 1.35's ``VmSize._from_rest_object`` copies the REST model's ``as_dict()``
+    (camelCase keys) over its own snake_case attributes, so ``low_priority_capable``
+    stays None and the answer is under ``lowPriorityCapable``.
+    """
+    value = vars(size).get("lowPriorityCapable", getattr(size, "low_priority_capable", None))
+    return None if value is None else bool(value)
 
 
 def _datastore_problems(workspace: Workspace, plan: Plan, spec: PipelineSpec) -> list[ConfigProblem]:

@@ -122,6 +122,8 @@ def v2_problems(plan: Plan, spec: PipelineSpec | None = None) -> list[ConfigProb
     """Everything in ``plan`` AzureML v2 would refuse or azml cannot translate faithfully."""
     file = str(plan.config_path)
     problems = _plan_problems(plan, file)
+    if len({s.node_name for s in plan.steps.values()}) < len(plan.steps):
+        return problems  # nodes that share a name cannot be checked one by one
     spec = spec or plan_to_spec(plan, experiment="azml-validate")
     step_of = {step.node_name: sid for sid, step in plan.steps.items()}
     for problem in validate_spec(spec):
