@@ -4,8 +4,8 @@ and ``azml export`` (which builds the job with the SDK and writes its YAML)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from benchmarks.context import Context, Goal, Row
 from benchmarks.environment import REPO, python_has

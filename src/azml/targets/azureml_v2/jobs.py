@@ -72,7 +72,7 @@ class V2Run:
 
     def cancel(self, step: str | None = None, timeout: float = 300.0) -> str:
         """Cancel the pipeline job, or the child job of node ``step``; a sentence with the outcome."""
-        name = self.name if step is None else self.refresh_children().get(step, step)
+        name = self.name if step is None else child_job_name(self.workspace, self.name, step)
         return cancel_job(self.workspace, name, timeout=timeout, poll=self.poll)
 
     def child_jobs(self) -> list[Any]:

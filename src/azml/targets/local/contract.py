@@ -1,4 +1,7 @@
-"""The contract AzureML v1 gives a step: its argument list and environment variables.
+"""The contract AzureML gives a step: its argument list and environment variables.
+
+The argument list is the same under SDK v1 and v2; the variables are those of the
+flavor the run uses (v1's by default, a v2 command job's with ``azureml_v2``).
 
 Environment of a step process, in order of precedence (later wins):
 
@@ -17,7 +20,9 @@ Environment of a step process, in order of precedence (later wins):
 4. AzureML's variables: ``AZUREML_RUN_ID`` (the step run id),
    ``AZUREML_DATAREFERENCE_<name>`` for each data reference, step input and step
    output, ``AML_PARAMETER_<name>`` for each pipeline parameter the step's
-   arguments use, and for an MpiStep the master-node variable.
+   arguments use, and for an MpiStep the master-node variable. Under v2:
+   ``AZURE_ML_INPUT_<name>`` / ``AZURE_ML_OUTPUT_<name>`` for each input and
+   output, the order ports included, and no parameter variables.
 
 Names come from the plan (:mod:`azml.plan.contract`), the same every target uses.
 """
