@@ -212,3 +212,30 @@ def test_train_pipeline_with_target_v2_builds_the_job_offline(fanin: Path) -> No
 
     with pytest.raises(UsageError, match="unknown target 'v3'"):
         TrainPipeline("pipeline_config.json", target="v3")
+
+
+def test_a_vm_size_outside_the_table_is_a_warning_offline(write_config, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config({"a": {"type": "PythonScriptStep", "name": "a", "script": "a.py", "source_directory": "src",
+                               "outputs": ["out"], "compute": {"vm_size": "Standard_HB176rs_v4"}}})
+    assert main(["validate", str(path), "--target", "azureml-v2"]) == 0
+    assert (f"warning: {path}: a.compute.vm_size: VM size 'Standard_HB176rs_v4' is not in azml's table; "
+            "whether serverless compute offers it in the workspace's region is checked when you submit"
+            ) in capsys.readouterr().err
+
+
+def test_original_output_path_is_the_outputs_path_on_the_datastore(write_config, project: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config({
+        "step1": {"type": "PythonScriptStep", "name": "prepare", "script": "a.py", "source_directory": "src",
+                  "input_datareference_path": "raw/", "input_datareference_name": "raw_data",
+                  "input_dataset_name": "rawstore", "output": "prepared", "output_path": "runs/prepared"},
+        "step2": {"type": "MpiStep", "name": "train", "script": "train.py", "source_directory": "src"},
+    })
+    assert main(["plan", str(path), "--target", "azureml-v2", "--json"]) == 0
+    nodes = json.loads(capsys.readouterr().out)["job"]["nodes"]
+    assert nodes["step1"]["outputs"]["prepared"]["uri"] == "azureml://datastores/rawstore/paths/runs/prepared"
+    assert nodes["step1"]["inputs"]["input_data"]["uri"] == "azureml://datastores/rawstore/paths/raw/"
+    assert nodes["step2"]["inputs"]["input_data"] == {"bind": "step1.prepared", "mode": "ro_mount",
+                                                      "type": "uri_folder"}
+    # the original form runs in file order: step2 also waits for step1 by order, which the data edge carries
+    assert "azml_after_step1" not in nodes["step2"]["inputs"]
