@@ -1,9 +1,11 @@
-"""Section 4: start-up of ``azml validate``, ``azml plan`` and ``azml plan --target azure``."""
+"""Section 4: start-up of ``azml validate``, ``azml plan``, ``azml plan --target azure`` and the
+AzureML SDK v2 path: ``azml plan --target azureml-v2`` (which must not import azure.ai.ml)
+and ``azml export`` (which builds the job with the SDK and writes its YAML)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from benchmarks.context import Context, Goal, Row
 from benchmarks.environment import REPO, python_has
@@ -12,6 +14,7 @@ from benchmarks.timing import Outcome, Pending, Runner, Unavailable, measure, ru
 
 DEMO_CONFIG = REPO / "configs" / "pipeline_config.json"
 VALIDATE_GOAL = Goal("< 0.3 s", "seconds_max", 0.3)
+PLAN_V2_GOAL = Goal("< 1.5 s", "seconds_max", 1.5)
 AZURE_STEPS = 50
 FLOOR_LABEL = "python -c pass (interpreter start)"
 
@@ -44,6 +47,33 @@ def azure_blocker(ctx: Context) -> Outcome | None:
     return None
 
 
+def v2_blocker(ctx: Context) -> Outcome | None:
+    """Why the SDK v2 rows cannot run here, if they cannot."""
+    if not python_has(ctx.tools, "azml.targets.azureml_v2"):
+        return Pending("azml's SDK v2 backend (azml.targets.azureml_v2) is not in this checkout yet")
+    if not python_has(ctx.tools, "azure.ai.ml"):
+        return Unavailable("azure-ai-ml not installed: pip install -e '.[v2]'")
+    return None
+
+
+def v2_rows(ctx: Context, config: Path, cwd: Path, which: str, folder: Path) -> list[Row]:
+    """``plan --target azureml-v2`` (goal < 1.5 s, no SDK import) and ``export`` of ``config``."""
+    title, env, azml = "4. Start-up", ctx.env(folder), ctx.tools.azml
+    blocker = v2_blocker(ctx)
+    ctx.log(f"{title}: plan --target azureml-v2 / export on the {which}")
+    outcomes = measure(ctx.fast_reps, {
+        "plan": blocker or _timed(ctx, [*azml, "plan", str(config), "--target", "azureml-v2"], cwd, env,
+                                  "azml plan --target azureml-v2"),
+        "export": blocker or _timed(ctx, [*azml, "export", str(config), "-o", str(folder / "pipeline.yml")],
+                                    cwd, env, "azml export"),
+    }, warmup=blocker is None)
+    return [
+        Row(title, f"azml plan --target azureml-v2, {which}", "azml plan --target azureml-v2",
+            outcomes["plan"], goal=PLAN_V2_GOAL),
+        Row(title, f"azml export (SDK v2 YAML), {which}", "azml export", outcomes["export"]),
+    ]
+
+
 def section_startup(ctx: Context) -> list[Row]:
     """4. Start-up: validate and plan the demo config, plan a 50-step config for Azure."""
     title = "4. Start-up"
@@ -70,4 +100,5 @@ def section_startup(ctx: Context) -> list[Row]:
             FLOOR_LABEL, outcomes["floor"]),
         Row(title, f"azml plan --target azure, generated {AZURE_STEPS}-step config",
             "azml plan --target azure", azure),
+        *v2_rows(ctx, config, cwd, which, folder),
     ]

@@ -4,7 +4,8 @@
 * validating a 4-node fan-in spec and describing it without the SDK (the plan path);
 * building the PipelineJob, writing it as YAML, loading the YAML back (export path).
 
-Prints the median of ``--rounds`` runs of each, in seconds. Not yet part of run.py.
+Prints the median of ``--rounds`` runs of each, in seconds. ``run.py`` (section 4) times the
+whole ``plan --target azureml-v2`` and ``export`` commands; this splits the export path in stages.
 """
 
 from __future__ import annotations

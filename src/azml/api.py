@@ -15,11 +15,38 @@ from azml.loading import Loaded, load
 from azml.settings import load_settings
 
 __all__ = ["Loaded", "cancel", "construct", "data_list", "data_pull", "data_push", "data_register",
-           "load", "logs", "metrics", "models", "plan", "repair_store", "run", "status", "submit",
-           "ui", "validate"]
+           "export", "load", "logs", "metrics", "models", "plan", "repair_store", "run", "status",
+           "submit", "ui", "validate"]
 
 #: A config path, or a config already loaded (what the Python façade holds).
 ConfigRef = Union[str, "os.PathLike[str]", Loaded]
+
+#: Target names: ``azure`` is AzureML SDK v1 (its historical name), ``v1``/``v2`` the façade's.
+V1_TARGETS = ("azure", "azureml-v1", "azureml", "v1")
+V2_TARGETS = ("azureml-v2", "v2")
+#: Said once by ``azml validate``: SDK v1's end of support and the switch.
+V1_ENDED_NOTE = (
+    "note: AzureML SDK v1 (azureml-core) support ended on 2026-06-30. Submit the same config "
+    "with SDK v2: 'azml submit CONFIG --target azureml-v2' (check it with 'azml validate CONFIG "
+    "--target azureml-v2'; see docs/migrating-to-v2.md)")
+V2_NOTE = ("note: AzureML SDK v1 support ended on 2026-06-30; this config was checked for SDK v2 "
+           "(azure-ai-ml), which 'azml submit CONFIG --target azureml-v2' uses")
+
+
+def is_v2(target: str) -> bool:
+    """True for the AzureML SDK v2 target; UsageError for a name that is no target."""
+    if target in V2_TARGETS:
+        return True
+    if target in V1_TARGETS or target == "local":
+        return False
+    from azml.errors import UsageError
+
+    raise UsageError(f"unknown target {target!r}: expected local, azure (SDK v1) or azureml-v2")
+
+
+def _flavor(target: str) -> Any:
+    """The contract a local run gives its steps: AzureML v1's, or v2's with ``azureml-v2``."""
+    return "azureml_v2" if is_v2(target) else "azureml_v1"
 
 
 def _loaded(config: ConfigRef, env_file: str | None, params: Sequence[str]) -> Loaded:
@@ -29,11 +56,25 @@ def _loaded(config: ConfigRef, env_file: str | None, params: Sequence[str]) -> L
 
 
 def validate(config_path: str | os.PathLike[str], *, env_file: str | None = None,
-             warn: TextIO | None = None) -> str:
-    """A one-line summary of a valid config (warnings to ``warn``); ConfigError otherwise."""
+             warn: TextIO | None = None, target: str = "local") -> str:
+    """A one-line summary of a valid config (warnings to ``warn``); ConfigError otherwise.
+
+    With ``target="azureml-v2"`` the config must also be one AzureML SDK v2 can run
+    (every problem is reported with its JSON path). ``warn`` also gets, once, the note
+    that SDK v1 support has ended and how to switch.
+    """
     loaded = load(config_path, env_file=env_file)
+    v2_warnings = []
+    if is_v2(target):
+        from azml.targets.azureml_v2 import translate
+
+        translate.check_plan(loaded.plan, translate.plan_to_spec(loaded.plan, experiment="azml-validate"))
+        v2_warnings = translate.v2_warnings(loaded.plan)
     if warn is not None:
         print_warnings(loaded, warn)
+        for problem in v2_warnings:
+            print(f"warning: {problem.render()}", file=warn)
+        print(V2_NOTE if is_v2(target) else V1_ENDED_NOTE, file=warn)
     steps = loaded.plan.steps.values()
     mpi = sum(1 for s in steps if s.is_mpi)
     edges = loaded.plan.edges()
@@ -59,10 +100,16 @@ def plan(
     params: Sequence[str] = (),
     target: str = "local",
     as_json: bool = False,
+    experiment: str = "DEV-train-pipeline",
 ) -> str:
-    """The plan as text or JSON; ``target="azure"`` shows the SDK objects AzureML would get."""
+    """The plan as text or JSON; ``target="azure"`` shows the SDK objects AzureML would get,
+    ``target="azureml-v2"`` the v2 pipeline job (without importing azure.ai.ml)."""
     loaded = load(config_path, env_file=env_file, params=params)
-    if target == "azure":
+    if is_v2(target):
+        from azml.targets.azureml_v2.describe import describe_plan as describe_v2
+
+        return describe_v2(loaded.plan, loaded.settings, experiment=experiment, as_json=as_json)
+    if target in V1_TARGETS:
         from azml.targets.azureml_v1 import describe_plan
 
         return describe_plan(loaded.plan, loaded.settings, as_json=as_json)
@@ -85,10 +132,13 @@ def run(
     pass_env: Sequence[str] = (),
     pull: bool = False,
     out: TextIO | None = None,
+    target: str = "azureml-v1",
 ) -> Any:
     """Run the pipeline locally; RunFailedError unless every step Completed or was Reused.
 
     ``parameters`` (name -> typed value) override parameters on top of ``params``.
+    ``target`` chooses the contract the steps get: AzureML v1's variables (default)
+    or, with ``azureml-v2``, those of a v2 command job; argv is the same.
     """
     from azml.targets.local import run_plan
 
@@ -106,6 +156,7 @@ def run(
         pass_env=pass_env,
         pull=pull,
         out=out,
+        flavor=_flavor(target),
     )
     if result.status != "Completed":  # Status.COMPLETED (a str); the local target is imported lazily
         failed = [s.id for s in result.steps if s.status == "Failed"]
@@ -122,14 +173,20 @@ def construct(
     ws_config: str | None = None,
     auth: str | None = None,
     out: TextIO | None = None,
+    target: str = "azure",
 ) -> Any:
-    """Prepare the workspace (datastores, cluster) and build the SDK steps, without submitting."""
+    """Prepare the workspace (datastores, cluster) and build the SDK steps, without submitting.
+
+    With ``target="azureml-v2"``: the v2 PipelineJob, built offline (nothing is sent).
+    """
+    if is_v2(target):
+        return _v2_job(_loaded(config_path, env_file, params), "DEV-train-pipeline", None)
     from azml.targets.azureml_v1 import prepare
     from azml.targets.azureml_v1.workspace import connect
 
     loaded = _loaded(config_path, env_file, params)
     ws = workspace if workspace is not None else connect(loaded.settings, ws_config, auth)
-    return prepare(loaded.plan, loaded.settings, ws, out)
+    return prepare(loaded.plan, loaded.settings, ws, out or sys.stdout)
 
 
 def submit(
@@ -146,23 +203,79 @@ def submit(
     wait: bool = False,
     prepared: Any = None,
     out: TextIO | None = None,
+    target: str = "azure",
 ) -> Any:
     """Submit the pipeline to AzureML; returns the run handle.
 
     With ``wait``, follows the run and raises RunFailedError (exit code 1) unless
-    it completes, naming the failed steps with their log tails.
+    it completes, naming the failed steps with their log tails. ``target="azureml-v2"``
+    submits an azure-ai-ml pipeline job (``parameters`` become its input values).
     """
-    from azml.targets.azureml_v1 import submit_plan
-
     loaded = _loaded(config_path, env_file, params)
     print_warnings(loaded, sys.stderr)
+    if is_v2(target):
+        from azml.targets.azureml_v2.submit import submit_plan as submit_v2
+
+        plan_ = loaded.plan if parameters is None else loaded.replan(parameters)
+        return submit_v2(plan_, loaded.settings, experiment=experiment, workspace=workspace,
+                         ws_config=ws_config, auth=auth, tags=tags, wait=wait, out=out)
+    from azml.targets.azureml_v1 import submit_plan
+
     return submit_plan(loaded.plan, loaded.settings, experiment=experiment, workspace=workspace,
                        ws_config=ws_config, auth=auth, tags=tags, parameters=parameters,
                        wait=wait, prepared=prepared, out=out)
 
 
-def status(run_id: str | None = None, *, env_file: str | None = None) -> Any:
-    """Local runs (newest first) or one run, as JSON-ready dicts."""
+def export(
+    config_path: ConfigRef,
+    output: str | os.PathLike[str],
+    *,
+    env_file: str | None = None,
+    params: Sequence[str] = (),
+    experiment: str = "DEV-train-pipeline",
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """Write the AzureML v2 pipeline job as YAML (``az ml job create -f``); returns its path.
+
+    Offline: ``azure.ai.ml.load_job`` reads the file back into an equal job.
+    """
+    from azml.targets.azureml_v2.yaml_io import dump_job
+
+    job = _v2_job(_loaded(config_path, env_file, params), experiment, tags)
+    return str(dump_job(job, output))
+
+
+def _v2_job(loaded: Loaded, experiment: str, tags: Mapping[str, str] | None) -> Any:
+    """The v2 PipelineJob of a loaded config, checked (ConfigError) and built offline."""
+    from azml.targets.azureml_v2.build import build_pipeline_job
+    from azml.targets.azureml_v2.translate import check_plan, plan_to_spec
+    from azml.targets.experiment import check_experiment_name
+
+    check_experiment_name(experiment)
+    spec = plan_to_spec(loaded.plan, experiment=experiment, tags=tags)
+    check_plan(loaded.plan, spec)
+    return build_pipeline_job(spec)
+
+
+def _v2_workspace(env_file: str | None, ws_config: str | None) -> Any:
+    from azml.targets.azureml_v2.workspace import connect
+
+    return connect(load_settings(env_file), ws_config)
+
+
+def status(run_id: str | None = None, *, env_file: str | None = None, target: str = "local",
+           ws_config: str | None = None) -> Any:
+    """Local runs (newest first) or one run, as JSON-ready dicts.
+
+    With ``target="azureml-v2"``: the v2 job ``run_id`` and its child jobs by step.
+    """
+    if is_v2(target):
+        from azml.errors import UsageError
+        from azml.targets.azureml_v2.jobs import job_status
+
+        if not run_id:
+            raise UsageError("--target azureml-v2 needs a job name")
+        return job_status(_v2_workspace(env_file, ws_config), run_id)
     from azml.targets.local import run_status
 
     settings = load_settings(env_file)
@@ -194,11 +307,23 @@ def logs(
     tail: int | None = None,
     env_file: str | None = None,
     out: TextIO | None = None,
+    target: str = "local",
+    ws_config: str | None = None,
 ) -> None:
     """Write a local run's logs (one step's, or all; the last ``tail`` lines of each) to ``out``.
 
     Streams: memory does not depend on the logs' size.
+
+    With ``target="azureml-v2"``: the user logs of v2 job ``run_id`` (a step's child
+    job; with ``step``, the child job of that node of pipeline job ``run_id``).
     """
+    if is_v2(target):
+        from azml.targets.azureml_v2.jobs import child_job_name, job_logs
+
+        workspace = _v2_workspace(env_file, ws_config)
+        name = child_job_name(workspace, run_id, step) if step else run_id
+        job_logs(workspace, name, out or sys.stdout)
+        return
     from azml.targets.local import stream_logs
 
     stream_logs(load_settings(env_file), run_id, step=step, follow=follow, tail=tail, out=out or sys.stdout)
@@ -218,8 +343,19 @@ def cancel(
     env_file: str | None = None,
     ws_config: str | None = None,
     timeout: float = 300.0,
+    target: str = "auto",
 ) -> str:
-    """Cancel a run or one step run: local ids first, then AzureML. Returns a sentence."""
+    """Cancel a run or one step run: local ids first, then AzureML. Returns a sentence.
+
+    With ``target="azureml-v2"``: the v2 job ``run_id`` (a pipeline job or a child job;
+    with ``step_id``, that node's child job).
+    """
+    if target != "auto" and is_v2(target):
+        from azml.targets.azureml_v2.jobs import cancel_job, child_job_name
+
+        workspace = _v2_workspace(env_file, ws_config)
+        name = child_job_name(workspace, run_id, step_id) if step_id else run_id
+        return cancel_job(workspace, name, timeout=timeout)
     from azml.targets.local import cancel_local
 
     settings = load_settings(env_file)

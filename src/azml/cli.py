@@ -90,16 +90,24 @@ def _params(p: argparse.ArgumentParser) -> None:
                    help="override a pipeline parameter (repeatable)")
 
 
+#: What --target accepts: ``azure`` is AzureML SDK v1, ``azureml-v2`` SDK v2 (azure-ai-ml).
+AZURE_TARGETS = ("azure", "azureml-v1", "azureml-v2")
+
+
 def _add_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="path to pipeline_config.json")
+    p.add_argument("--target", choices=("local", *AZURE_TARGETS), default="local",
+                   help="'azureml-v2' also checks everything AzureML SDK v2 would refuse")
     p.set_defaults(handler=_validate)
 
 
 def _add_plan(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="path to pipeline_config.json")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
-    p.add_argument("--target", choices=("local", "azure"), default="local",
-                   help="'azure' shows the SDK objects AzureML would receive (no credentials, no network)")
+    p.add_argument("--target", choices=("local", *AZURE_TARGETS), default="local",
+                   help="'azure' shows the SDK v1 objects AzureML would receive, 'azureml-v2' the SDK v2 "
+                   "pipeline job (no credentials, no network)")
+    p.add_argument("--experiment", default="DEV-train-pipeline", help="experiment name (azureml-v2)")
     _params(p)
     p.set_defaults(handler=_plan)
 
@@ -120,6 +128,9 @@ def _add_run(p: argparse.ArgumentParser) -> None:
                    help="give steps this shell variable too (repeatable; AzureML would not)")
     p.add_argument("--pull", action="store_true",
                    help="pull missing datastore inputs from blob storage before running")
+    p.add_argument("--target", choices=AZURE_TARGETS, default="azureml-v1",
+                   help="whose contract the steps get: AzureML SDK v1's variables (default) or a v2 "
+                   "command job's (azureml-v2); argv is the same")
     p.set_defaults(handler=_run)
 
 
@@ -129,12 +140,30 @@ def _add_submit(p: argparse.ArgumentParser) -> None:
     _params(p)
     p.add_argument("--wait", action="store_true", help="wait for the run to finish")
     p.add_argument("--ws-config", metavar="PATH", help="workspace config.json (default: as the SDK finds it)")
+    p.add_argument("--target", choices=AZURE_TARGETS, default="azure",
+                   help="'azure' (SDK v1, default) or 'azureml-v2' (SDK v2 pipeline job)")
     p.set_defaults(handler=_submit)
+
+
+def _add_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="path to pipeline_config.json")
+    p.add_argument("-o", "--output", required=True, metavar="PIPELINE.yml",
+                   help="the YAML file to write (for 'az ml job create -f')")
+    p.add_argument("--experiment", default="DEV-train-pipeline", help="experiment name in the YAML")
+    _params(p)
+    p.set_defaults(handler=_export)
+
+
+def _v2_option(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--target", choices=(default, "azureml-v2"), default=default,
+                   help="'azureml-v2': RUN_ID is an AzureML SDK v2 job name")
 
 
 def _add_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", nargs="?", help="a local run id (default: list runs)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _v2_option(p, "local")
+    p.add_argument("--ws-config", metavar="PATH", help="workspace config.json, for AzureML jobs")
     p.set_defaults(handler=_status)
 
 
@@ -143,6 +172,8 @@ def _add_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--step", metavar="NAME_OR_ID", help="one step's log (step id, name or step run id)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
     p.add_argument("--tail", type=_natural, metavar="N", help="only the last N lines of each log")
+    _v2_option(p, "local")
+    p.add_argument("--ws-config", metavar="PATH", help="workspace config.json, for AzureML jobs")
     p.set_defaults(handler=_logs)
 
 
@@ -157,6 +188,7 @@ def _add_cancel(p: argparse.ArgumentParser) -> None:
     p.add_argument("--step", metavar="STEP_ID", help="cancel only this step run")
     p.add_argument("--ws-config", metavar="PATH", help="workspace config.json, for AzureML runs")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for a final state")
+    _v2_option(p, "auto")
     p.set_defaults(handler=_cancel)
 
 
@@ -219,7 +251,7 @@ def _models(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from azml import api
 
-    print(api.validate(args.config, env_file=args.env_file, warn=sys.stderr))
+    print(api.validate(args.config, env_file=args.env_file, warn=sys.stderr, target=args.target))
     return 0
 
 
@@ -227,7 +259,7 @@ def _plan(args: argparse.Namespace) -> int:
     from azml import api
 
     print(api.plan(args.config, env_file=args.env_file, params=args.param,
-                   target=args.target, as_json=args.json))
+                   target=args.target, as_json=args.json, experiment=args.experiment))
     return 0
 
 
@@ -236,7 +268,8 @@ def _run(args: argparse.Namespace) -> int:
 
     api.run(args.config, env_file=args.env_file, params=args.param, experiment=args.experiment,
             reuse=not args.no_reuse, max_parallel=args.max_parallel, fail_fast=args.fail_fast,
-            env_mode=args.env_mode, pass_env=args.pass_env, pull=args.pull)
+            env_mode=args.env_mode, pass_env=args.pass_env, pull=args.pull,
+            target=args.target)
     return 0
 
 
@@ -244,14 +277,26 @@ def _submit(args: argparse.Namespace) -> int:
     from azml import api
 
     api.submit(args.config, env_file=args.env_file, params=args.param, experiment=args.experiment,
-               ws_config=args.ws_config, wait=args.wait)
+               ws_config=args.ws_config, wait=args.wait, target=args.target)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from azml import api
+
+    written = api.export(args.config, args.output, env_file=args.env_file, params=args.param,
+                         experiment=args.experiment)
+    print(f"wrote {written} (submit it with: az ml job create -f {written})")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     from azml import api
 
-    result = api.status(args.run_id, env_file=args.env_file)
+    result = api.status(args.run_id, env_file=args.env_file, target=args.target, ws_config=args.ws_config)
+    if args.target == "azureml-v2":
+        print(json.dumps(result, indent=2) if args.json else _job_text(result))
+        return 0
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -262,7 +307,8 @@ def _status(args: argparse.Namespace) -> int:
 def _logs(args: argparse.Namespace) -> int:
     from azml import api
 
-    api.logs(args.run_id, step=args.step, follow=args.follow, tail=args.tail, env_file=args.env_file)
+    api.logs(args.run_id, step=args.step, follow=args.follow, tail=args.tail, env_file=args.env_file,
+             target=args.target, ws_config=args.ws_config)
     return 0
 
 
@@ -277,8 +323,15 @@ def _cancel(args: argparse.Namespace) -> int:
     from azml import api
 
     print(api.cancel(args.run_id, step_id=args.step, env_file=args.env_file,
-                     ws_config=args.ws_config, timeout=args.timeout))
+                     ws_config=args.ws_config, timeout=args.timeout, target=args.target))
     return 0
+
+
+def _job_text(job: Any) -> str:
+    """An AzureML v2 job and its steps, one line each."""
+    lines = [f"{job['name']}  {job['status']}  ({job['type'] or 'job'})"]
+    lines += [f"  {s['step']:<20} {s['status']:<12} job {s['job']}" for s in job.get("steps", [])]
+    return "\n".join(lines)
 
 
 def _add_data(p: argparse.ArgumentParser) -> None:
@@ -406,6 +459,7 @@ _COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "plan": _add_plan,
     "run": _add_run,
     "submit": _add_submit,
+    "export": _add_export,
     "status": _add_status,
     "logs": _add_logs,
     "cancel": _add_cancel,
@@ -420,6 +474,7 @@ _HELP = {
     "plan": "show the steps in order with their command lines, data and compute",
     "run": "run the pipeline locally under AzureML's contract",
     "submit": "submit the pipeline to AzureML",
+    "export": "write the AzureML SDK v2 pipeline job as YAML (az ml job create -f)",
     "status": "show local runs, or one run",
     "logs": "print a local run's logs",
     "cancel": "cancel a run or one step run (local ids first, then AzureML)",

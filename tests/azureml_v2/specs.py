@@ -41,7 +41,7 @@ def fanin_spec(root: Path, experiment: str = "DEV-train-pipeline") -> PipelineSp
         name="prepare_b", display_name="prepare b", code=root / "prep", environment=env, compute=serverless,
         command="python prepare.py --input_data ${{inputs.raw}} --output ${{outputs.patches}}",
         inputs={"raw": DatastoreInput("rawstore", "raw/b/", "download")},
-        outputs={"patches": NodeOutput()}, is_deterministic=False)
+        outputs={"patches": NodeOutput()}, is_deterministic=False, order_output="azml_done")
     train = Node(
         name="train", display_name="train", code=root / "train", environment=env,
         compute=ComputeSpec(instance_count=2, instance_type="Standard_NC8as_T4_v3", job_tier="spot"),
@@ -49,13 +49,14 @@ def fanin_spec(root: Path, experiment: str = "DEV-train-pipeline") -> PipelineSp
                  "--lr ${{inputs.lr}} --model ${{outputs.model}}"),
         inputs={"a": NodeOutputInput("prepare_a", "patches"), "b": NodeOutputInput("prepare_b", "patches"),
                 "epochs": ParameterInput("epochs"), "lr": ParameterInput("lr")},
-        outputs={"model": NodeOutput()}, process_count_per_instance=2,
+        outputs={"model": NodeOutput(type="custom_model", asset_name="unet")}, process_count_per_instance=2,
         environment_variables={"NCCL_DEBUG": "WARN"})
     report = Node(
         name="report", display_name="report", code=root / "train", environment=env,
         compute=ComputeSpec(instance_count=1, cluster="cpu-cluster"),
         command="python train.py --model ${{inputs.model}}",
-        inputs={"model": NodeOutputInput("train", "model")}, after=("prepare_b",))
+        inputs={"model": NodeOutputInput("train", "model", type="custom_model")},
+        after={"azml_after_prepare_b": "prepare_b"})
     return PipelineSpec(nodes=(prepare_a, prepare_b, train, report), experiment_name=experiment,
                         display_name="fan-in", parameters={"epochs": 3, "lr": 0.5},
                         tags={"project": "azml"})

@@ -18,7 +18,9 @@ Where the shapes come from (recorded, not guessed):
   ``...test_pipeline_job_create_with_distribution_component.json``: component PUT 201
   with the server's stringly typed ``componentSpec``), and the REST specification's
   examples (Azure/azure-rest-api-specs, machinelearningservices
-  2024-01-01-preview ``examples/Job/cancel.json``: 202 with ``Location``).
+  2024-01-01-preview ``examples/Job/cancel.json``: 202 with ``Location``;
+  2024-04-01 ``examples/VirtualMachineSize/list.json``: the ``value`` list of sizes with
+  ``vCPUs``, ``gpus``, ``lowPriorityCapable``, ``estimatedVMPrices``, ``supportedComputeTypes``).
 
 State lives in :attr:`StandIn.state`; child jobs are created when a pipeline job is
 submitted, their status is moved by the test (:meth:`StandIn.finish`).
@@ -50,6 +52,22 @@ _SYSTEM_DATA = {"createdAt": "2026-03-04T21:17:21.8084817+00:00", "createdBy": "
 TERMINAL = ("Completed", "Failed", "Canceled", "NotResponding")
 
 
+def vm_size(name: str, vcpus: int, gpus: int, memory: float, low_priority: bool = True) -> dict[str, Any]:
+    """One VirtualMachineSize as GET .../locations/<region>/vmSizes lists it (REST spec example)."""
+    return {"name": name, "family": "standard" + name.split("_")[1] + "Family", "vCPUs": vcpus,
+            "gpus": gpus, "osVhdSizeMB": 1047552, "maxResourceVolumeMB": 28672, "memoryGB": memory,
+            "lowPriorityCapable": low_priority, "premiumIO": True,
+            "estimatedVMPrices": {"billingCurrency": "USD", "unitOfMeasure": "OneHour", "values": [
+                {"retailPrice": 0.29, "osType": "Linux", "vmTier": "Standard"}]},
+            "supportedComputeTypes": ["AmlCompute", "ComputeInstance"]}
+
+
+#: The sizes the stand-in's region offers unless a test changes them.
+DEFAULT_VM_SIZES = (vm_size("Standard_DS3_v2", 4, 0, 14.0), vm_size("Standard_D4s_v3", 4, 0, 16.0),
+                    vm_size("Standard_NC4as_T4_v3", 4, 1, 28.0), vm_size("Standard_NC8as_T4_v3", 8, 1, 56.0),
+                    vm_size("Standard_NC48ads_A100_v4", 48, 2, 440.0, low_priority=False))
+
+
 class StandIn(Server):
     """The v2 service: ARM routes for assets and jobs, a blob container for snapshots."""
 
@@ -62,10 +80,13 @@ class StandIn(Server):
             "environments": {}, "codes": {}, "components": {}, "jobs": {}, "blobs": {},
             "datastores": {"workspaceblobstore": _datastore("workspaceblobstore", BLOB_CONTAINER)},
             "computes": {}, "runs": {}, "logs": {},
+            "vm_sizes": {size["name"].lower(): size for size in DEFAULT_VM_SIZES},
         }
         self.run_counter = 0
         #: when True, a cancel never completes (to test the cancel timeout)
         self.cancel_sticks = False
+        #: a final (status, {node: status}) a pipeline job takes as soon as it is created
+        self.finish_on_submit: tuple[str, dict[str, str]] | None = None
         _install(self)
 
     @property
@@ -99,6 +120,9 @@ class StandIn(Server):
 
     def add_compute(self, name: str, vm_size: str = "STANDARD_NC6S_V3") -> None:
         self.state["computes"][name] = _compute(name, vm_size)
+
+    def add_datastore(self, name: str, container: str = "data") -> None:
+        self.state["datastores"][name] = _datastore(name, container)
 
 
 @contextmanager
@@ -181,6 +205,11 @@ def _install_assets(svc: StandIn, st: dict[str, dict[str, Any]]) -> None:
                 "discoveryUrl": f"{svc.base_url}/discovery",
                 "mlFlowTrackingUri": "azureml://westus.api.azureml.ms/mlflow/v1.0" + _SCOPE,
                 "publicNetworkAccess": "Enabled", "provisioningState": "Succeeded"}})
+
+    @svc.route("GET", r"/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.MachineLearningServices"
+               r"/locations/(?P<location>[^/]+)/vmSizes")
+    def list_vm_sizes(call: Call, sub: str, location: str) -> Reply:
+        return Reply(200, {"value": [copy.deepcopy(v) for v in st["vm_sizes"].values()]})
 
     @svc.route("GET", _WS + r"/datastores/(?P<name>[^/]+)")
     def get_datastore(call: Call, name: str, **_: str) -> Reply:
@@ -289,6 +318,8 @@ def _install_jobs(svc: StandIn, st: dict[str, dict[str, Any]]) -> None:
             props["status"] = "Running"
             for node in (props.get("jobs") or {}):
                 _start_child(svc, name, node, props)
+            if svc.finish_on_submit is not None:
+                svc.finish(name, *svc.finish_on_submit)
         return Reply(201, reply)
 
     @svc.route("GET", _WS + r"/jobs/(?P<name>[^/]+)")

@@ -17,7 +17,6 @@ from azml.targets.azureml_v2.spec import (
     ComputeSpec,
     NodeOutput,
     ParameterInput,
-    order_ports,
     spec_view,
     validate_spec,
 )
@@ -34,8 +33,9 @@ def spec(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_the_fanin_spec_is_valid_and_states_its_order_ports(spec) -> None:  # type: ignore[no-untyped-def]
     assert validate_spec(spec) == []
-    assert order_ports(spec)["report"] == (["azml_after_prepare_b"], [])
-    assert order_ports(spec)["prepare_b"] == ([], ["azml_done"])
+    nodes = {n.name: n for n in spec.nodes}
+    assert nodes["report"].order_ports() == (["azml_after_prepare_b"], [])
+    assert nodes["prepare_b"].order_ports() == ([], ["azml_done"])
 
 
 def test_built_job_equals_its_spec(spec) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +45,10 @@ def test_built_job_equals_its_spec(spec) -> None:  # type: ignore[no-untyped-def
     assert view["train"]["distribution"] == {"type": "mpi", "process_count_per_instance": 2}
     assert (view["train"]["instance_type"], view["train"]["instance_count"]) == ("Standard_NC8as_T4_v3", 2)
     assert view["report"]["compute"] == "cpu-cluster" and view["report"]["instance_type"] is None
-    assert view["report"]["inputs"]["azml_after_prepare_b"] == {"bind": "prepare_b.azml_done", "mode": "direct"}
+    assert view["report"]["inputs"]["azml_after_prepare_b"] == {"bind": "prepare_b.azml_done", "mode": "direct",
+                                                                "type": "uri_folder"}
+    assert view["train"]["outputs"]["model"] == {"uri": None, "mode": "rw_mount", "type": "custom_model",
+                                                 "asset_name": "unet"}
     assert view["train"]["inputs"]["epochs"] == {"bind": "parameters.epochs"}
     assert view["prepare_a"]["outputs"]["patches"]["uri"] == \
         "azureml://datastores/workspaceblobstore/paths/azml/prepared/a/"
@@ -118,7 +121,7 @@ def test_validation_names_node_key_and_remedy(spec) -> None:  # type: ignore[no-
 def test_validation_catches_command_bindings_and_reserved_names(spec) -> None:  # type: ignore[no-untyped-def]
     nodes = list(spec.nodes)
     nodes[3] = dataclasses.replace(nodes[3], command="python train.py --x ${{inputs.nope}}",
-                                   outputs={"items": NodeOutput()}, after=("report",))
+                                   outputs={"items": NodeOutput()}, after={"azml_after_report": "report"})
     rendered = [p.render() for p in validate_spec(dataclasses.replace(spec, nodes=tuple(nodes)))]
     assert "report: command: refers to ${{inputs.nope}}, which the node does not declare" in rendered
     assert any(r.startswith("report: outputs.items: is a reserved word") for r in rendered)

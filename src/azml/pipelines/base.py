@@ -32,7 +32,9 @@ class BasePipeline(ABC):
         params: ``NAME=VALUE`` overrides of pipeline parameters.
         auth: ``"cli"``, ``"service_principal"`` or ``"interactive"``; by default
             ``AZML_AUTH``, else a service principal when its variables are set,
-            else interactive login.
+            else interactive login (SDK v1) or DefaultAzureCredential (SDK v2).
+        target: ``"v1"`` (AzureML SDK v1, the default) or ``"v2"`` (azure-ai-ml: a
+            pipeline job of command jobs). Local runs get that SDK's contract.
     """
 
     def __init__(
@@ -42,7 +44,12 @@ class BasePipeline(ABC):
         env_file: str | os.PathLike[str] | None = None,
         params: Sequence[str] = (),
         auth: str | None = None,
+        target: str = "v1",
     ) -> None:
+        from azml.api import is_v2
+
+        self.target = target
+        self.is_v2 = is_v2(target)
         self._loaded = load(pipeline_config, env_file=env_file, params=params)
         self.settings: Settings = self._loaded.settings
         self.config: PipelineConfig = self._loaded.config
@@ -55,7 +62,11 @@ class BasePipeline(ABC):
     @property
     def workspace(self) -> Any:
         """The AzureML workspace, connected on first use (SettingsError if it cannot be)."""
-        if self._workspace is None:
+        if self._workspace is None and self.is_v2:
+            from azml.targets.azureml_v2.workspace import connect as connect_v2
+
+            self._workspace = connect_v2(self.settings, self.ws_config, self.auth)
+        elif self._workspace is None:
             from azml.targets.azureml_v1.workspace import connect
 
             self._workspace = connect(self.settings, self.ws_config, self.auth)
@@ -98,7 +109,7 @@ class BasePipeline(ABC):
             from azml import api
 
             return api.run(self._loaded, experiment=experiment_name, parameters=parameters,
-                           out=out, **local_options)
+                           out=out, target=self.target, **local_options)
         if local_options:
             raise TypeError(f"options for local runs only: {', '.join(sorted(local_options))}")
         return self._submit(experiment_name, tags if tags is not None else self.pipeline_tags,

@@ -1,7 +1,8 @@
 """TrainPipeline: the original project's training pipeline, over :mod:`azml.api`.
 
 ``construct_pipeline()`` prepares the workspace resources (blob datastores, a
-named cluster when one is configured) and builds one SDK step per planned step;
+named cluster when one is configured) and builds one SDK step per planned step
+(with ``target="v2"``: the azure-ai-ml PipelineJob, built offline);
 ``run_pipeline()`` submits them and prints the run and step ids. Both are one
 call into :mod:`azml.api`, the same the ``azml`` command makes.
 """
@@ -22,11 +23,21 @@ class TrainPipeline(BasePipeline):
     steps: list[Any]
 
     def construct_pipeline(self, out: TextIO | None = None) -> None:
-        """Build the SDK steps against the live workspace (registers datastores if needed)."""
+        """Build the SDK steps against the live workspace (registers datastores if needed).
+
+        With ``target="v2"``: the PipelineJob (``self.sdk``), its command nodes in ``steps``.
+        """
+        if self.is_v2:
+            self.sdk = api.construct(self._loaded, target=self.target)
+            self.steps = list(self.sdk.jobs.values())
+            return
         self.sdk = api.construct(self._loaded, workspace=self.workspace, out=out)
         self.steps = self.sdk.step_objects()
 
     def _submit(self, experiment_name: str, tags: Mapping[str, str] | None,
                 parameters: Mapping[str, Any] | None, wait: bool, out: TextIO | None) -> Any:
+        if self.is_v2:
+            return api.submit(self._loaded, experiment=experiment_name, workspace=self.workspace,
+                              tags=tags, parameters=parameters, wait=wait, out=out, target=self.target)
         return api.submit(self._loaded, experiment=experiment_name, workspace=self.workspace,
                           tags=tags, parameters=parameters, wait=wait, prepared=self.sdk, out=out)

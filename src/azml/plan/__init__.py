@@ -25,14 +25,23 @@ from azml.plan.build import (
     render_parameter,
 )
 from azml.plan.compute import ComputeRequest
-from azml.plan.contract import Edge, InputBinding, OutputBinding, Variable
+from azml.plan.contract import (
+    ORDER_INPUT_PREFIX,
+    ORDER_OUTPUT,
+    Edge,
+    InputBinding,
+    OutputBinding,
+    Variable,
+    node_name,
+)
 from azml.plan.environment import EnvironmentSpec, Flavor
 from azml.plan.model import Plan, PlannedStep
 from azml.plan.requirements import Requirements, read_requirements
 
 __all__ = [
+    "ORDER_INPUT_PREFIX", "ORDER_OUTPUT",
     "Arg", "ComputeRequest", "Edge", "EnvironmentSpec", "Flavor", "InputArg", "InputBinding",
     "LiteralArg", "OutputArg", "OutputBinding", "ParameterArg", "Plan", "PlannedStep",
-    "Requirements", "Variable", "build_plan", "coerce_parameter", "parse_argument",
+    "Requirements", "Variable", "build_plan", "coerce_parameter", "node_name", "parse_argument",
     "parse_parameter_overrides", "read_requirements", "render_parameter",
 ]

@@ -62,6 +62,8 @@ def build_plan(
     problems: list[ConfigProblem] = []
     warnings: list[ConfigProblem] = list(config.warnings)
     steps: dict[str, PlannedStep] = {}
+    waiting = {sid: tuple(s for s in order if sid in after[s] and sid not in data_up[s])
+               for sid in order}
     for sid in order:
         step = config.steps[sid]
         compute = _compute(step, defaults)
@@ -79,6 +81,7 @@ def build_plan(
             allow_reuse=step.allow_reuse,
             register_model=step.register_model,
             parallel=step.parallel,
+            order_successors=waiting[sid],
         )
     if problems:
         raise ConfigError(problems)

@@ -12,10 +12,19 @@ from an explicit ``inputs`` entry is the upstream PipelineData bound with
 ``as_input(input_name=NAME)``, so it is seen under the input's own name; the
 original form passed the previous step's PipelineData itself, so that input is
 seen under the PipelineData's name (the previous step's ``output``).
+
+AzureML v2 has no control edge between command nodes, so an order-only edge
+(``depends_on``, or the file order of an original-form config) is carried by data:
+the earlier node gets an output :data:`ORDER_OUTPUT` it may leave empty, the later
+one an input ``azml_after_<node>`` bound to it (see
+:mod:`azml.targets.azureml_v2.spec` for the sources). Those port names, and the
+v2 node name of each step (:func:`node_name`), are given here once, for the v2
+builder and the local v2 contract alike.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, TypeVar
 
@@ -23,6 +32,14 @@ from azml.config.model import InputMode
 from azml.plan.environment import Flavor
 
 InputKind = Literal["datastore", "step_output"]
+#: The output a v2 node with order-only successors gets (it may stay empty).
+ORDER_OUTPUT = "azml_done"
+#: Prefix of the input a v2 node gets per order-only predecessor.
+ORDER_INPUT_PREFIX = "azml_after_"
+#: Prefixes of the variables holding a v2 command job's input and output paths.
+V2_INPUT_PREFIX = "AZURE_ML_INPUT_"
+V2_OUTPUT_PREFIX = "AZURE_ML_OUTPUT_"
+_NOT_NODE_CHARACTER = re.compile(r"[^a-z0-9_]")
 EdgeKind = Literal["data", "order"]
 T = TypeVar("T")
 
@@ -109,21 +126,45 @@ def input_variable(binding: InputBinding, flavor: Flavor) -> str:
     """The variable holding an input's path on ``flavor``."""
     if flavor == "azureml_v1":
         return f"AZUREML_DATAREFERENCE_{binding.binding_name}"
-    return f"AZURE_ML_INPUT_{binding.name}"
+    return V2_INPUT_PREFIX + binding.name
 
 
 def output_variable(binding: OutputBinding, flavor: Flavor) -> str:
     """The variable holding an output's path on ``flavor``."""
     if flavor == "azureml_v1":
         return f"AZUREML_DATAREFERENCE_{binding.data_name}"
-    return f"AZURE_ML_OUTPUT_{binding.name}"
+    return V2_OUTPUT_PREFIX + binding.name
 
 
-def parameter_variable(name: str, flavor: Flavor) -> str:
-    """The variable holding a pipeline parameter's value on ``flavor``."""
+def parameter_variable(name: str, flavor: Flavor) -> str | None:
+    """The variable holding a pipeline parameter's value on ``flavor``, if it sets one.
+
+    v1 sets ``AML_PARAMETER_<name>``. v2 sets ``AZURE_ML_INPUT_<name>`` for data
+    inputs (the job's data bindings carry ``environmentVariableName``); that a
+    literal input gets one too is documented nowhere (azure-ai-ml 1.35's own
+    ``INPUT_BINDING_PREFIX`` is marked "no reference found"), so the local v2
+    contract does not set one: a script must read the value from its argv.
+    """
     if flavor == "azureml_v1":
         return f"AML_PARAMETER_{name}"
-    return f"AZURE_ML_INPUT_{name}"
+    return None
+
+
+def node_name(step_id: str) -> str:
+    """The v2 node name of step ``step_id``: ``[a-z_][a-z0-9_]*``, the step id where it is one.
+
+    azure-ai-ml refuses other node names (``_utils/utils.py::is_valid_node_name``:
+    a lower-case ASCII Python identifier). Other characters become ``_`` and a leading
+    digit gets ``step_`` before it; two step ids that map to one name are a
+    ``validate --target azureml-v2`` error.
+    """
+    name = _NOT_NODE_CHARACTER.sub("_", step_id.lower())
+    return name if name[:1] == "_" or name[:1].isalpha() else f"step_{name}"
+
+
+def order_input(predecessor_id: str) -> str:
+    """The v2 input that makes a node wait for ``predecessor_id`` without reading its data."""
+    return ORDER_INPUT_PREFIX + node_name(predecessor_id)
 
 
 def substitute_tokens(

@@ -13,16 +13,21 @@ from azml.config.model import ModelRegistration, ParallelSettings, ParamValue, S
 from azml.errors import ConfigProblem
 from azml.plan.compute import ComputeRequest
 from azml.plan.contract import (
+    ORDER_OUTPUT,
+    V2_INPUT_PREFIX,
+    V2_OUTPUT_PREFIX,
     Edge,
     InputBinding,
     OutputBinding,
     Variable,
     input_variable,
+    node_name,
+    order_input,
     output_variable,
     parameter_variable,
     substitute_tokens,
 )
-from azml.plan.environment import Flavor, EnvironmentSpec
+from azml.plan.environment import FLAVORS, EnvironmentSpec, Flavor
 
 T = TypeVar("T")
 
@@ -38,6 +43,8 @@ class PlannedStep:
         run_after: steps this step waits for without reading their data: its
             ``depends_on``, or the previous step of an original-form config.
         environment_variables: the config's own variables for the step.
+        order_successors: steps that wait for this one by order only (their
+            ``run_after`` names it and they read none of its data).
     """
 
     id: str
@@ -56,6 +63,35 @@ class PlannedStep:
     allow_reuse: bool
     register_model: ModelRegistration | None = None
     parallel: ParallelSettings | None = None
+    order_successors: tuple[str, ...] = ()
+
+    @property
+    def node_name(self) -> str:
+        """The step's node name in an AzureML v2 pipeline job."""
+        return node_name(self.id)
+
+    @property
+    def order_predecessors(self) -> tuple[str, ...]:
+        """Steps this one waits for by order only (``run_after`` minus data upstream)."""
+        return tuple(s for s in self.run_after if s not in self.data_upstream)
+
+    def order_inputs(self, flavor: Flavor) -> dict[str, str]:
+        """Inputs ``flavor`` adds for order-only edges: port name -> predecessor step id.
+
+        v1 has ``run_after`` and adds none; v2 adds ``azml_after_<node>`` per predecessor.
+        """
+        if flavor == "azureml_v1":
+            return {}
+        return {order_input(p): p for p in self.order_predecessors}
+
+    def order_output(self, flavor: Flavor) -> str | None:
+        """The output ``flavor`` adds when order-only successors wait for this step."""
+        return ORDER_OUTPUT if flavor != "azureml_v1" and self.order_successors else None
+
+    def output_names(self, flavor: Flavor) -> list[str]:
+        """Every output folder the step gets on ``flavor``: its own, then the order output."""
+        extra = self.order_output(flavor)
+        return [*self.outputs, *([extra] if extra else [])]
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -107,8 +143,15 @@ class PlannedStep:
         found += [Variable(input_variable(b, flavor), "input", b.name) for b in self.inputs.values()]
         found += [Variable(output_variable(b, flavor), "output", b.name)
                   for b in self.outputs.values()]
-        found += [Variable(parameter_variable(n, flavor), "parameter", n)
-                  for n in self.referenced_parameters()]
+        for name in self.referenced_parameters():
+            variable = parameter_variable(name, flavor)
+            if variable is not None:
+                found.append(Variable(variable, "parameter", name))
+        if flavor != "azureml_v1":
+            found += [Variable(V2_INPUT_PREFIX + port, "input", port) for port in self.order_inputs(flavor)]
+            done = self.order_output(flavor)
+            if done:
+                found.append(Variable(V2_OUTPUT_PREFIX + done, "output", done))
         return found
 
     def command_line(self) -> list[str]:
@@ -132,7 +175,10 @@ class PlannedStep:
             "compute": self.compute.to_dict(),
             "environment_variables": dict(self.environment_variables),
             "variables": {flavor: [v.name for v in self.variables(flavor)]
-                          for flavor in ("azureml_v1", "azureml_v2")},
+                          for flavor in FLAVORS},
+            "node_name": self.node_name,
+            "order_ports": {"inputs": self.order_inputs("azureml_v2"),
+                            "output": self.order_output("azureml_v2")},
             "allow_reuse": self.allow_reuse,
             "register_model": asdict(self.register_model) if self.register_model else None,
             "parallel": asdict(self.parallel) if self.parallel else None,

@@ -5,6 +5,7 @@ Example::
     python -m azml.pipelines.dev.kickoff_train_pipeline --config configs/pipeline_config.json
     python -m azml.pipelines.dev.kickoff_train_pipeline --param epochs=3 --wait
     python -m azml.pipelines.dev.kickoff_train_pipeline --local
+    python -m azml.pipelines.dev.kickoff_train_pipeline --target v2 --wait   # AzureML SDK v2
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ws-config", "--ws_config", dest="ws_config", default=None,
                         help="workspace config.json (default: .azureml/config.json, searched upward)")
     parser.add_argument("--env-file", dest="env_file", default=None, help="settings file (default: .env)")
+    parser.add_argument("--target", choices=("v1", "v2"), default="v1",
+                        help="AzureML SDK: v1 (azureml-core) or v2 (azure-ai-ml) (default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -38,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from azml.pipelines.train import TrainPipeline
 
         pipeline = TrainPipeline(args.config, ws_config=args.ws_config, env_file=args.env_file,
-                                 params=args.param)
+                                 params=args.param, target=args.target)
         if args.local:
             result = pipeline.run_pipeline(experiment_name=args.experiment, local=True, out=sys.stdout)
             print(f"local run {result.run_id}: {result.status}")

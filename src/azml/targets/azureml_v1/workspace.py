@@ -1,6 +1,8 @@
 """The AzureML workspace: config.json, credentials, and the connection.
 
 Nothing here runs at import time, and azureml is imported inside functions.
+config.json and the auth settings are read by :mod:`azml.workspace_config`, which
+the SDK v2 target shares, so switching SDKs changes neither.
 
 Authentication, in order:
 
@@ -14,97 +16,39 @@ Authentication, in order:
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
-from azml.targets.azureml_v1._sdk import CLOUD, error_text, require_sdk
 from azml.errors import AzmlError, SettingsError
 from azml.settings import Settings
+from azml.targets.azureml_v1._sdk import CLOUD, error_text, require_sdk
+from azml.workspace_config import (
+    AUTH_MODES,
+    SP_VARIABLES,
+    WorkspaceConfig,
+    find_config,
+    read_config,
+)
+from azml.workspace_config import auth_mode as shared_auth_mode
 
-AUTH_MODES = ("interactive", "cli", "service_principal")
-SP_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
+__all__ = ["AUTH_MODES", "SP_VARIABLES", "WorkspaceConfig", "auth_mode", "cli_token_getter",
+           "connect", "find_config", "make_auth", "read_config"]
+
 #: Set by AzureML inside its own jobs; when both are set the workspace is reached
 #: through that discovery service, without Azure Resource Manager (as the SDK
 #: does in a run's context).
 DISCOVERY_VARIABLE = "AZUREML_DISCOVERY_SERVICE_ENDPOINT"
 WORKSPACE_ID_VARIABLE = "AZUREML_WORKSPACE_ID"
-_CONFIG_ADVICE = (
-    "Download config.json from the workspace's overview page in Azure Machine Learning "
-    "studio into .azureml/config.json, or pass its path with --ws-config"
-)
-
-
-@dataclass(frozen=True)
-class WorkspaceConfig:
-    """The three fields of a workspace's config.json."""
-
-    path: Path
-    subscription_id: str
-    resource_group: str
-    workspace_name: str
-
-
-def find_config(ws_config: str | os.PathLike[str] | None, base_dir: Path) -> Path:
-    """The config.json to use: ``ws_config`` (a file or folder) or the nearest one.
-
-    Searches ``.azureml/config.json`` then ``config.json`` in the folder and its
-    parents, like ``Workspace.from_config``.
-    """
-    start = Path(ws_config).expanduser() if ws_config else base_dir
-    if not start.is_absolute():
-        start = (base_dir / start).resolve()
-    if start.is_file():
-        return start
-    if ws_config and not start.exists():
-        raise SettingsError(str(start), "file not found", _CONFIG_ADVICE)
-    for folder in (start, *start.parents):
-        for candidate in (folder / ".azureml" / "config.json", folder / "config.json"):
-            if candidate.is_file():
-                return candidate
-    raise SettingsError("config.json", f"no workspace configuration in {start} or its parents",
-                        _CONFIG_ADVICE)
-
-
-def read_config(path: Path) -> WorkspaceConfig:
-    """The workspace fields of ``path``; SettingsError for bad JSON or missing fields."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SettingsError(str(path), f"cannot be read ({exc.strerror or exc})", _CONFIG_ADVICE) from None
-    except ValueError as exc:
-        raise SettingsError(str(path), f"is not valid JSON ({exc})", _CONFIG_ADVICE) from None
-    if not isinstance(data, dict):
-        raise SettingsError(str(path), "is not a JSON object", _CONFIG_ADVICE)
-    fields = ("subscription_id", "resource_group", "workspace_name")
-    missing = [f for f in fields if not isinstance(data.get(f), str) or not data.get(f).strip()]
-    if missing:
-        raise SettingsError(str(path), f"missing {', '.join(missing)}", _CONFIG_ADVICE)
-    return WorkspaceConfig(path, *(data[f].strip() for f in fields))
 
 
 def auth_mode(settings: Settings, requested: str | None = None) -> str:
-    """Which of :data:`AUTH_MODES` applies; SettingsError for a bad or partial setting."""
-    raw = (requested or settings.get("AZML_AUTH") or "").strip().lower().replace("-", "_")
-    aliases = {"sp": "service_principal", "serviceprincipal": "service_principal", "azure_cli": "cli"}
-    mode = aliases.get(raw, raw)
-    if mode and mode not in AUTH_MODES:
-        raise SettingsError("AZML_AUTH", f"unknown value {raw!r}",
-                            f"Use one of: {', '.join(AUTH_MODES)}")
-    present = [v for v in SP_VARIABLES if settings.get(v)]
-    if mode in ("", "service_principal") and present:
-        missing = [v for v in SP_VARIABLES if v not in present]
-        if missing:
-            raise SettingsError(", ".join(missing), "not set, but the other service principal "
-                                "variables are", "Set all three of " + ", ".join(SP_VARIABLES)
-                                + " in the environment or .env, or none of them")
-        return "service_principal"
-    if mode == "service_principal":
-        raise SettingsError(", ".join(SP_VARIABLES), "not set, but AZML_AUTH asks for a service "
-                            "principal", "Set the three variables in the environment or .env")
-    return mode or "interactive"
+    """Which of :data:`~azml.workspace_config.AUTH_MODES` applies (interactive unless set).
+
+    The rule is the one both SDK targets share (:func:`azml.workspace_config.auth_mode`);
+    ``default`` (DefaultAzureCredential, SDK v2's default) is interactive login here.
+    """
+    mode = shared_auth_mode(settings, requested, default="interactive")
+    return "interactive" if mode == "default" else mode
 
 
 def make_auth(settings: Settings, mode: str) -> Any:

@@ -18,15 +18,12 @@ from typing import Any
 
 from azml.targets.azureml_v2._sdk import require_sdk
 from azml.targets.azureml_v2.spec import (
-    ORDER_INPUT_PREFIX,
-    ORDER_OUTPUT,
     SERVERLESS,
     DatastoreInput,
     Node,
     NodeOutputInput,
     ParameterInput,
     PipelineSpec,
-    order_ports,
     parameter_type,
 )
 
@@ -36,12 +33,12 @@ def build_pipeline_job(spec: PipelineSpec) -> Any:
     require_sdk()
     from azure.ai.ml.entities import PipelineJob
 
-    ports = order_ports(spec)
-    nodes = {node.name: _command_node(node, ports[node.name], spec) for node in spec.nodes}
+    nodes = {node.name: _command_node(node, spec) for node in spec.nodes}
     job = PipelineJob(jobs=nodes, inputs=dict(spec.parameters), experiment_name=spec.experiment_name,
                       display_name=spec.display_name, tags=dict(spec.tags), description=spec.description)
+    done = {node.name: node.order_output for node in spec.nodes}
     for node in spec.nodes:
-        _bind(nodes, node, job)
+        _bind(nodes, node, job, done)
     from azure.ai.ml.entities import PipelineJobSettings
 
     job.settings = job.settings or PipelineJobSettings()
@@ -50,7 +47,7 @@ def build_pipeline_job(spec: PipelineSpec) -> Any:
     return job
 
 
-def _command_node(node: Node, ports: tuple[list[str], list[str]], spec: PipelineSpec) -> Any:
+def _command_node(node: Node, spec: PipelineSpec) -> Any:
     from azure.ai.ml import Input, MpiDistribution, Output, command
     from azure.ai.ml.entities import Environment, JobResourceConfiguration, QueueSettings
 
@@ -61,13 +58,12 @@ def _command_node(node: Node, ports: tuple[list[str], list[str]], spec: Pipeline
         elif isinstance(source, DatastoreInput):
             inputs[name] = Input(type="uri_folder", path=source.uri, mode=source.mode)
         else:
-            inputs[name] = Input(type="uri_folder", mode=source.mode)
-    for name in ports[0]:
+            inputs[name] = Input(type=source.type, mode=source.mode)
+    for name in node.after:
         inputs[name] = Input(type="uri_folder", mode="direct")
-    outputs = {name: Output(type="uri_folder", path=out.uri, mode=out.mode)
-               for name, out in node.outputs.items()}
-    for name in ports[1]:
-        outputs[name] = Output(type="uri_folder", mode="rw_mount")
+    outputs = {name: _output(out) for name, out in node.outputs.items()}
+    if node.order_output:
+        outputs[node.order_output] = Output(type="uri_folder", mode="rw_mount")
     env = node.environment
     built = command(
         name=node.name, display_name=node.display_name, command=node.command,
@@ -88,7 +84,15 @@ def _command_node(node: Node, ports: tuple[list[str], list[str]], spec: Pipeline
     return built
 
 
-def _bind(nodes: dict[str, Any], node: Node, job: Any) -> None:
+def _output(out: Any) -> Any:
+    from azure.ai.ml import Output
+
+    if out.asset_name is not None:  # registered as a model asset when the node completes
+        return Output(type=out.type, path=out.uri, mode=out.mode, name=out.asset_name)
+    return Output(type=out.type, path=out.uri, mode=out.mode)
+
+
+def _bind(nodes: dict[str, Any], node: Node, job: Any, done: dict[str, str | None]) -> None:
     """Point the node's inputs at pipeline inputs and at earlier nodes' outputs."""
     built = nodes[node.name]
     for name, source in node.inputs.items():
@@ -97,10 +101,9 @@ def _bind(nodes: dict[str, Any], node: Node, job: Any) -> None:
         elif isinstance(source, NodeOutputInput):
             setattr(built.inputs, name, getattr(nodes[source.node].outputs, source.output))
             getattr(built.inputs, name).mode = source.mode
-    for pred in node.after:
-        port = getattr(built.inputs, ORDER_INPUT_PREFIX + pred)
-        setattr(built.inputs, ORDER_INPUT_PREFIX + pred, getattr(nodes[pred].outputs, ORDER_OUTPUT))
-        getattr(built.inputs, ORDER_INPUT_PREFIX + pred).mode = port.mode or "direct"
+    for port, pred in node.after.items():
+        setattr(built.inputs, port, getattr(nodes[pred].outputs, str(done[pred])))
+        getattr(built.inputs, port).mode = "direct"
 
 
 def job_view(job: Any) -> dict[str, Any]:
@@ -134,8 +137,11 @@ def _node_view(node: dict[str, Any], default_compute: Any, base: Any) -> dict[st
         "command": component.get("command"),
         "code": str((Path(base) / code).resolve() if not code.is_absolute() else code.resolve()),
         "image": env.get("image"), "conda_file": env.get("conda_file"),
-        "inputs": {k: _port_view(v) for k, v in (node.get("inputs") or {}).items()},
-        "outputs": {k: {"uri": v.get("path"), "mode": v.get("mode")}
+        "inputs": {k: _port_view(v, (component.get("inputs") or {}).get(k) or {})
+                   for k, v in (node.get("inputs") or {}).items()},
+        "outputs": {k: {"uri": v.get("path"), "mode": v.get("mode"),
+                        "type": ((component.get("outputs") or {}).get(k) or {}).get("type"),
+                        "asset_name": v.get("name")}
                     for k, v in (node.get("outputs") or {}).items()},
         "distribution": ({"type": distribution.get("type"),
                           "process_count_per_instance": distribution.get("process_count_per_instance")}
@@ -147,11 +153,12 @@ def _node_view(node: dict[str, Any], default_compute: Any, base: Any) -> dict[st
     }
 
 
-def _port_view(port: dict[str, Any]) -> dict[str, Any]:
+def _port_view(port: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
+    """A node input as the spec view shows it; its type is the component's declaration."""
     path = str(port.get("path") or "")
     if path.startswith("${{parent.inputs."):
         return {"bind": "parameters." + path[len("${{parent.inputs."):-2]}
     if path.startswith("${{parent.jobs."):
         node, _, output = path[len("${{parent.jobs."):-2].partition(".outputs.")
-        return {"bind": f"{node}.{output}", "mode": port.get("mode")}
-    return {"uri": path, "mode": port.get("mode")}
+        return {"bind": f"{node}.{output}", "mode": port.get("mode"), "type": declared.get("type")}
+    return {"uri": path, "mode": port.get("mode"), "type": declared.get("type") or port.get("type")}

@@ -21,6 +21,9 @@ A run ends in one of :data:`FINAL_STATES`; only ``Completed`` is success.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +37,7 @@ from azml.targets.azureml_v2.workspace import Workspace
 #: JobStatus values after which nothing changes (REST spec JobStatus; SDK JobStatus).
 FINAL_STATES = frozenset({"Completed", "Failed", "Canceled", "NotResponding"})
 POLL_SECONDS = 10.0
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _status(job: Any) -> str:
@@ -53,8 +57,23 @@ class V2Run:
     children: dict[str, str] = field(default_factory=dict)
 
     @property
+    def run_id(self) -> str:
+        """The pipeline job's name (v1's run id; the same handle API)."""
+        return self.name
+
+    @property
+    def steps(self) -> dict[str, str]:
+        """Child job names by node name, as seen so far."""
+        return self.children
+
+    @property
     def status(self) -> str:
         return _status(_get(self.workspace, self.name))
+
+    def cancel(self, step: str | None = None, timeout: float = 300.0) -> str:
+        """Cancel the pipeline job, or the child job of node ``step``; a sentence with the outcome."""
+        name = self.name if step is None else child_job_name(self.workspace, self.name, step)
+        return cancel_job(self.workspace, name, timeout=timeout, poll=self.poll)
 
     def child_jobs(self) -> list[Any]:
         """The child jobs as the service lists them now."""
@@ -100,16 +119,31 @@ def submit_job(workspace: Workspace, job: Any, experiment_name: str, *, out: Tex
                poll: float = POLL_SECONDS) -> V2Run:
     """Submit the PipelineJob ``job`` to ``experiment_name``; print its name, studio URL, steps."""
     require_sdk("Submitting to AzureML (SDK v2)")
+    said = io.StringIO()
     try:
-        created = workspace.client.jobs.create_or_update(job, experiment_name=experiment_name)
+        with contextlib.redirect_stderr(said):
+            created = workspace.client.jobs.create_or_update(job, experiment_name=experiment_name)
     except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
         raise _service_error(f"submitting pipeline job to experiment '{experiment_name}'", exc) from None
+    finally:
+        _pass_on(said.getvalue())
     run = V2Run(workspace, created.name, created.studio_url or "", out=out, poll=poll)
     print(f"Submitted pipeline job {run.name} to experiment '{experiment_name}'", file=out)
     if run.studio_url:
         print(f"  studio: {run.studio_url}", file=out)
     run.refresh_children()
     return run
+
+
+def _pass_on(text: str) -> None:
+    """What the SDK wrote to stderr while submitting, without its colour resets and blank lines.
+
+    azure-ai-ml 1.35 prints ``Fore.RESET + "\\n"`` to stderr after each code upload
+    (``_artifacts/_blob_storage_helper.py``) even with ``show_progress=False``.
+    """
+    for line in text.splitlines():
+        if _ESCAPES.sub("", line).strip():
+            print(line, file=sys.stderr)
 
 
 def job_status(workspace: Workspace, name: str) -> dict[str, Any]:
@@ -123,6 +157,23 @@ def job_status(workspace: Workspace, name: str) -> dict[str, Any]:
             ({"step": (c.properties or {}).get("azureml.nodeid") or c.display_name, "job": c.name,
               "status": _status(c)} for c in run.child_jobs()), key=lambda s: str(s["step"]))
     return record
+
+
+def child_job_name(workspace: Workspace, parent: str, step: str) -> str:
+    """The child job of pipeline job ``parent`` for ``step`` (a step id, node name or child job name)."""
+    from azml.errors import StepNotFoundError
+    from azml.plan import node_name
+
+    run = V2Run(workspace, parent, "")
+    _get(workspace, parent)  # RunNotFoundError for an unknown job
+    children = {str((c.properties or {}).get("azureml.nodeid") or c.display_name): str(c.name)
+                for c in run.child_jobs()}
+    for wanted in (step, node_name(step)):
+        if wanted in children:
+            return children[wanted]
+    if step in children.values():
+        return step
+    raise StepNotFoundError(parent, step, sorted(children))
 
 
 def cancel_job(workspace: Workspace, name: str, *, timeout: float = 300.0,

@@ -1,15 +1,15 @@
 """A plain, explicit description of an AzureML v2 pipeline job (no SDK import).
 
-The plan translation fills a :class:`PipelineSpec`; :mod:`.build` turns it into an
-``azure.ai.ml`` PipelineJob, and :func:`spec_view` describes it for ``azml plan
+:mod:`.translate` fills a :class:`PipelineSpec` from the plan; :mod:`.build` turns it
+into an ``azure.ai.ml`` PipelineJob, and :func:`spec_view` describes it for ``azml plan
 --target azureml-v2`` without importing the SDK (``import azure.ai.ml`` alone costs
 more than the 1.5 s the plan command may take).
 
 The rules checked by :func:`validate_spec` are the SDK's (azure-ai-ml 1.35.2):
 
-* node names: ``azure/ai/ml/_utils/utils.py::is_valid_node_name`` (a lower-case Python
-  identifier) and, since each node's anonymous component takes the node's name,
-  ``_schema/core/fields.py`` (component names ``^[a-z][a-z0-9_]*$``);
+* node names: ``azure/ai/ml/_utils/utils.py::is_valid_node_name`` (a lower-case ASCII
+  Python identifier, ``^[a-z_][a-z0-9_]*``); anonymous components are all named
+  ``azureml_anonymous`` (recorded by the stand-in), so no other rule applies;
 * input and output names: ``constants/_component.py::IOConstants.VALID_KEY_PATTERN``,
   no two equal ignoring case (``entities/_component/component.py::_validate_io_names``),
   and none of the ``dict`` method names the SDK warns about
@@ -24,9 +24,14 @@ inputs/outputs"). A node that must run after ``pred`` gets an input
 ``azml_after_<pred>`` bound to ``pred``'s output ``azml_done`` in ``direct`` mode: the
 URI is passed as a string, nothing is mounted, so an empty (never written) output does
 not fail the step the way a mounted one does (``DataAccessError(NotFound)``,
-Azure/azure-sdk-for-python#25020). :func:`order_ports` states these ports so that the
-plan and the local v2 contract can show them (the step sees ``AZURE_ML_INPUT_azml_after_<pred>``
-and ``AZURE_ML_OUTPUT_azml_done``).
+Azure/azure-sdk-for-python#25020). The port names come from the plan
+(:mod:`azml.plan.contract`), which the local v2 contract reads too; a :class:`Node`
+carries them as :attr:`Node.after` and :attr:`Node.order_output`.
+
+A registered model (``register_model``) is the documented v2 way: the node's output
+gets ``type: custom_model`` and ``name`` (Microsoft Learn, "Manage inputs and outputs
+of component and pipeline", *Register output as a named asset*: a name and optional
+version on a node output registers it when the node completes).
 """
 
 from __future__ import annotations
@@ -38,15 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-NODE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+NODE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 IO_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 IO_KEYWORDS = frozenset({"clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem",
                          "setdefault", "update", "values"})
 INPUT_MODES = ("ro_mount", "download", "direct")
 OUTPUT_MODES = ("rw_mount", "upload")
 PARAMETER_TYPES: dict[type, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
-ORDER_OUTPUT = "azml_done"
-ORDER_INPUT_PREFIX = "azml_after_"
+DATA_TYPES = ("uri_folder", "custom_model")
 SERVERLESS = "serverless"
 JOB_TIERS = ("spot", "basic", "standard", "premium")  # JobTierNames.EntityNames
 _BINDING = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_.]+)\s*\}\}")
@@ -67,11 +71,12 @@ class DatastoreInput:
 
 @dataclass(frozen=True)
 class NodeOutputInput:
-    """Another node's output: ``${{parent.jobs.<node>.outputs.<output>}}``."""
+    """Another node's output: ``${{parent.jobs.<node>.outputs.<output>}}`` (of its type)."""
 
     node: str
     output: str
     mode: str = "ro_mount"
+    type: str = "uri_folder"
 
 
 @dataclass(frozen=True)
@@ -86,11 +91,17 @@ NodeInput = DatastoreInput | NodeOutputInput | ParameterInput
 
 @dataclass(frozen=True)
 class NodeOutput:
-    """A uri_folder output; with ``datastore`` and ``path`` it is written there."""
+    """A folder output; with ``datastore`` and ``path`` it is written there.
+
+    ``type`` is ``uri_folder``, or ``custom_model`` with ``asset_name`` to register
+    the folder as a model when the node completes.
+    """
 
     datastore: str | None = None
     path: str | None = None
     mode: str = "rw_mount"
+    type: str = "uri_folder"
+    asset_name: str | None = None
 
     @property
     def uri(self) -> str | None:
@@ -132,7 +143,12 @@ class Node:
     process_count_per_instance: int | None = None
     environment_variables: Mapping[str, str] = field(default_factory=dict)
     is_deterministic: bool = True
-    after: tuple[str, ...] = ()
+    after: Mapping[str, str] = field(default_factory=dict)
+    order_output: str | None = None
+
+    def order_ports(self) -> tuple[list[str], list[str]]:
+        """The (inputs, outputs) that carry this node's ordering edges."""
+        return list(self.after), [self.order_output] if self.order_output else []
 
 
 @dataclass(frozen=True)
@@ -169,14 +185,6 @@ def conda_file(pip_lines: list[str], python_version: str, name: str = "azml-step
     """
     return {"name": name, "channels": ["conda-forge"],
             "dependencies": [f"python={python_version}", "pip", {"pip": list(pip_lines)}]}
-
-
-def order_ports(spec: PipelineSpec) -> dict[str, tuple[list[str], list[str]]]:
-    """Per node, the extra (inputs, outputs) that carry its ordering edges."""
-    needed = {pred for node in spec.nodes for pred in node.after}
-    return {node.name: ([ORDER_INPUT_PREFIX + pred for pred in node.after],
-                        [ORDER_OUTPUT] if node.name in needed else [])
-            for node in spec.nodes}
 
 
 def parameter_type(value: Any) -> str | None:
@@ -227,12 +235,15 @@ def _check_node(node: Node, names: list[str], spec: PipelineSpec) -> list[SpecPr
     if not NODE_NAME.fullmatch(node.name):
         problems.append(SpecProblem(at, "name", "a v2 node name must be lower-case letters, digits and "
                                     "underscores, starting with a letter"))
-    ports = order_ports(spec)[node.name]
+    ports = node.order_ports()
     problems += _check_names(at, "inputs", [*node.inputs, *ports[0]])
     problems += _check_names(at, "outputs", [*node.outputs, *ports[1]])
     for name, source in node.inputs.items():
         problems += _check_input(at, name, source, names, spec)
     for name, out in node.outputs.items():
+        if out.type not in DATA_TYPES or (out.asset_name is not None) != (out.type == "custom_model"):
+            problems.append(SpecProblem(at, f"outputs.{name}.type", f"must be one of {DATA_TYPES}, "
+                                        "custom_model exactly when it is registered"))
         if out.mode not in OUTPUT_MODES:
             problems.append(SpecProblem(at, f"outputs.{name}.mode", f"must be one of {OUTPUT_MODES}"))
         if (out.datastore is None) != (out.path is None):
@@ -242,9 +253,11 @@ def _check_node(node: Node, names: list[str], spec: PipelineSpec) -> list[SpecPr
             problems.append(SpecProblem(at, "command", f"refers to ${{{{{kind}.{name}}}}}, "
                                         f"which the node does not declare"))
     problems += _check_compute(node)
-    for pred in node.after:
+    for port, pred in node.after.items():
         if pred not in names or names.index(pred) >= names.index(node.name):
             problems.append(SpecProblem(at, "after", f"{pred!r} is not an earlier node"))
+        elif spec.nodes[names.index(pred)].order_output is None:
+            problems.append(SpecProblem(at, f"inputs.{port}", f"node {pred!r} has no order output"))
     return problems
 
 
@@ -263,6 +276,9 @@ def _check_input(at: str, name: str, source: NodeInput, names: list[str],
         producer = spec.nodes[names.index(source.node)]
         if source.output not in producer.outputs:
             return [SpecProblem(at, key, f"node {source.node!r} has no output {source.output!r}")]
+        if producer.outputs[source.output].type != source.type:
+            return [SpecProblem(at, f"{key}.type", f"expected {producer.outputs[source.output].type}, "
+                                f"the type of {source.node}.{source.output}")]
     return []
 
 
@@ -287,22 +303,23 @@ def _check_compute(node: Node) -> list[SpecProblem]:
 def spec_view(spec: PipelineSpec) -> dict[str, Any]:
     """The canonical, JSON-ready view of ``spec``; :func:`.build.job_view` gives the same
     view of an SDK job, so a built or YAML-loaded job can be compared with its spec."""
-    ports = order_ports(spec)
     return {
         "experiment_name": spec.experiment_name, "display_name": spec.display_name,
         "tags": dict(spec.tags), "continue_on_step_failure": False,
         "inputs": {k: {"type": parameter_type(v), "value": v} for k, v in spec.parameters.items()},
-        "nodes": {node.name: _node_view(node, ports[node.name]) for node in spec.nodes},
+        "nodes": {node.name: _node_view(node, spec) for node in spec.nodes},
     }
 
 
-def _node_view(node: Node, ports: tuple[list[str], list[str]]) -> dict[str, Any]:
+def _node_view(node: Node, spec: PipelineSpec) -> dict[str, Any]:
     inputs: dict[str, Any] = {k: _input_view(v) for k, v in node.inputs.items()}
-    for name in ports[0]:
-        inputs[name] = {"bind": f"{name.removeprefix(ORDER_INPUT_PREFIX)}.{ORDER_OUTPUT}", "mode": "direct"}
-    outputs: dict[str, Any] = {k: {"uri": v.uri, "mode": v.mode} for k, v in node.outputs.items()}
-    for name in ports[1]:
-        outputs[name] = {"uri": None, "mode": "rw_mount"}
+    producers = {n.name: n for n in spec.nodes}
+    for port, pred in node.after.items():
+        inputs[port] = {"bind": f"{pred}.{producers[pred].order_output}", "mode": "direct",
+                        "type": "uri_folder"}
+    outputs: dict[str, Any] = {k: _output_view(v) for k, v in node.outputs.items()}
+    if node.order_output:
+        outputs[node.order_output] = _output_view(NodeOutput())
     c = node.compute
     return {
         "display_name": node.display_name, "command": node.command, "code": str(Path(node.code).resolve()),
@@ -317,9 +334,13 @@ def _node_view(node: Node, ports: tuple[list[str], list[str]]) -> dict[str, Any]
     }
 
 
+def _output_view(out: NodeOutput) -> dict[str, Any]:
+    return {"uri": out.uri, "mode": out.mode, "type": out.type, "asset_name": out.asset_name}
+
+
 def _input_view(source: NodeInput) -> dict[str, Any]:
     if isinstance(source, ParameterInput):
         return {"bind": f"parameters.{source.parameter}"}
     if isinstance(source, NodeOutputInput):
-        return {"bind": f"{source.node}.{source.output}", "mode": source.mode}
-    return {"uri": source.uri, "mode": source.mode}
+        return {"bind": f"{source.node}.{source.output}", "mode": source.mode, "type": source.type}
+    return {"uri": source.uri, "mode": source.mode, "type": "uri_folder"}

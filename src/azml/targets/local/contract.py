@@ -1,5 +1,10 @@
 """The AzureML contract of a local step run: its argument list and its variables.
 
+The argument list is the same under SDK v1 and v2; the variables are those of the
+flavor the run uses (v1's by default, a v2 command job's with ``azureml_v2``:
+``AZURE_ML_INPUT_<name>`` / ``AZURE_ML_OUTPUT_<name>`` for each input and output,
+the order ports included, and no parameter variables).
+
 The process environment is built from an allow-list (:mod:`process_env`): the
 few shell variables any process needs, the names passed on purpose, the step's
 own ``environment_variables``, and the variables AzureML itself sets, which this

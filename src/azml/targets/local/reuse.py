@@ -95,7 +95,8 @@ def explain(
         if old.get("parameters", {}).get(name) != value:
             reasons.append(f"parameter {name} changed")
     reasons += _input_reasons(old.get("inputs", {}), new.get("inputs", {}), manifest)
-    simple = (("arguments", "arguments changed"),
+    simple = (("contract", "contract changed (AzureML v1 or v2 variables)"),
+              ("arguments", "arguments changed"),
               ("environment_spec", "environment changed (requirements, image or Python)"),
               ("type", "step type changed"),
               ("layout", "MPI layout changed"), ("outputs", "outputs changed"),

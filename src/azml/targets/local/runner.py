@@ -69,6 +69,7 @@ def run_plan(
     flavor: Flavor = "azureml_v1",
     pull: bool = False,
     out: TextIO | None = None,
+    flavor: Flavor = "azureml_v1",
 ) -> LocalRun:
     """Run ``plan`` on this machine and return the finished run.
 
@@ -78,6 +79,8 @@ def run_plan(
         pass_env: shell variables to give every step on purpose.
         flavor: whose contract the steps get (``azureml_v1`` or ``azureml_v2``).
         pull: pull missing datastore inputs from blob storage first.
+        ``flavor`` azureml_v2 gives a v2 command job's variables
+            (``AZURE_ML_INPUT_``/``AZURE_ML_OUTPUT_`` and the order ports).
 
     Raises:
         DataNotFoundError: a datastore input is missing (nothing has run).
@@ -320,7 +323,7 @@ class LocalRunner:
         record.exit_code, record.ended = exit_code, time.time()
         detail = ""
         if exit_code == 0:
-            record.outputs = workspace.publish_outputs(step_dir, step.outputs)
+            record.outputs = workspace.publish_outputs(step_dir, step.output_names(self.flavor))
             digests = self._digest_outputs(record.outputs)
             self.output_digests[step_id] = digests
             self.store.update_step(record.step_run_id, output_digest=json.dumps(digests))
@@ -394,8 +397,12 @@ class LocalRunner:
                 content[name] = {"manifest": self.inputs[(step_id, name)].digest}
             else:
                 content[name] = {"manifest": self.output_digests[str(spec.step_id)][str(spec.output)]}
-        return reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
-                                content, step.environment.digest(self.flavor))
+        parts = reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
+                                 content, step.environment.digest(self.flavor))
+        if self.flavor != "azureml_v1":  # other variables, maybe an order output: not v1's key
+            parts["contract"] = self.flavor
+            parts["outputs"] = step.output_names(self.flavor)
+        return parts
 
     def _digest_outputs(self, outputs: dict[str, str]) -> dict[str, str]:
         """Each output's manifest digest, hashed through the file index."""
@@ -442,7 +449,7 @@ class LocalRunner:
                                     self.display.warn)
         snapshot.link_tree(tree, self.snapshots[step_id].manifest.files, step_dir / "work")
         paths = contract.StepPaths(self._input_paths(step_id, step_dir),
-                                   workspace.output_paths(step_dir, step.outputs))
+                                   workspace.output_paths(step_dir, step.output_names(self.flavor)))
         args = contract.resolve_arguments(step, self.plan.parameters, paths)
         port = procs.free_port() if step.is_mpi and step.node_count > 1 else None
         variables = contract.contract_variables(step, self.plan.parameters, paths,
@@ -492,6 +499,8 @@ class LocalRunner:
                 paths[name] = folder
             else:
                 paths[name] = Path(self.records[str(spec.step_id)].outputs[str(spec.output)])
+        for port, pred in step.order_inputs(self.flavor).items():  # v2: the predecessor's order output
+            paths[port] = Path(self.records[pred].outputs[str(self.plan.steps[pred].order_output(self.flavor))])
         return paths
 
 

@@ -1,0 +1,219 @@
+"""From a plan to a :class:`~.spec.PipelineSpec`: the v2 target's one translation.
+
+It maps, it derives nothing: node names, order ports, bindings, the command's
+arguments (:meth:`PlannedStep.substitute`), the pip list
+(:meth:`EnvironmentSpec.conda_specification`), compute (:class:`ComputeRequest`) and
+order edges (:meth:`Plan.edges`) are the plan's. No SDK is imported, so ``azml plan
+--target azureml-v2`` and ``azml validate --target azureml-v2`` stay fast.
+
+:func:`v2_problems` lists what v2 cannot express as :class:`ConfigProblem` s with the
+config file and a JSON path (``<step>.<key>``): the plan's own features v2 lacks
+(a ``ParallelRunStep``, a model registered from a path inside an output or with
+tags), names that clash once mapped (two steps on one node name, an input named like
+a parameter the step uses, azml's reserved order ports) and every rule of
+:func:`~.spec.validate_spec`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+
+from azml.config.arguments import LiteralArg
+from azml.errors import ConfigError, ConfigProblem
+from azml.plan import ORDER_INPUT_PREFIX, ORDER_OUTPUT, Flavor, Plan, PlannedStep
+from azml.plan.compute import vm_size
+from azml.targets.azureml_v2.spec import (
+    ComputeSpec,
+    DatastoreInput,
+    EnvironmentSpec,
+    Node,
+    NodeInput,
+    NodeOutput,
+    NodeOutputInput,
+    ParameterInput,
+    PipelineSpec,
+    SpecProblem,
+    validate_spec,
+)
+
+FLAVOR: Flavor = "azureml_v2"
+DEFAULT_DATASTORE = "workspaceblobstore"
+INPUT_MODES = {"mount": "ro_mount", "download": "download"}
+MODEL_TYPE = "custom_model"
+#: Where a problem's SpecProblem key points in the config (longest prefix first).
+_KEY_PATHS = (("process_count_per_instance", "processes_per_node"), ("command", "arguments"),
+              ("compute.instance_count", "node_count"), ("after", "depends_on"))
+
+
+def plan_to_spec(plan: Plan, *, experiment: str, display_name: str | None = None,
+                 tags: Mapping[str, str] | None = None, description: str | None = None) -> PipelineSpec:
+    """The v2 pipeline job of ``plan`` (check it with :func:`v2_problems` first)."""
+    models = {(sid, s.register_model.output) for sid, s in plan.steps.items() if s.register_model}
+    nodes = tuple(_node(step, plan, models) for step in plan.steps.values())
+    return PipelineSpec(nodes=nodes, experiment_name=experiment,
+                        display_name=display_name or plan.config_path.stem,
+                        parameters=dict(plan.parameters), tags=dict(tags or {}), description=description)
+
+
+def command_line(step: PlannedStep) -> str:
+    """``python SCRIPT ARGS`` as the job's shell command: literals quoted, bindings as v2 writes them.
+
+    A command job's command runs in a shell, so every literal is quoted
+    (:func:`shlex.quote`) to reach the script as the very argv token the plan holds;
+    parameters are node inputs of the same name (``${{inputs.<parameter>}}``).
+    """
+    tokens = step.substitute(inputs=lambda n: f"${{{{inputs.{n}}}}}",
+                             outputs=lambda n: f"${{{{outputs.{n}}}}}",
+                             parameters=lambda n: f"${{{{inputs.{n}}}}}")
+    quoted = [token if not isinstance(arg, LiteralArg) else shlex.quote(str(token))
+              for arg, token in zip(step.arguments, tokens)]
+    return " ".join(["python", shlex.quote(step.script), *quoted])
+
+
+def _node(step: PlannedStep, plan: Plan, models: set[tuple[str, str]]) -> Node:
+    env = step.environment
+    compute = step.compute
+    if compute.cluster_name:
+        spec_compute = ComputeSpec(instance_count=step.node_count, cluster=compute.cluster_name)
+    else:
+        spec_compute = ComputeSpec(instance_count=step.node_count, instance_type=compute.vm_size,
+                                   job_tier="spot" if compute.priority == "lowpriority" else None)
+    return Node(
+        name=step.node_name, display_name=step.name, command=command_line(step),
+        code=Path(step.source_directory),
+        environment=EnvironmentSpec(env.base_image, env.conda_specification(FLAVOR)),
+        compute=spec_compute, inputs=_inputs(step, plan, models), outputs=_outputs(step),
+        process_count_per_instance=step.processes_per_node if step.is_mpi else None,
+        environment_variables=dict(step.environment_variables), is_deterministic=step.allow_reuse,
+        after={port: plan.steps[pred].node_name for port, pred in step.order_inputs(FLAVOR).items()},
+        order_output=step.order_output(FLAVOR))
+
+
+def _inputs(step: PlannedStep, plan: Plan, models: set[tuple[str, str]]) -> dict[str, NodeInput]:
+    inputs: dict[str, NodeInput] = {}
+    for name, binding in step.inputs.items():
+        mode = INPUT_MODES[binding.mode]
+        if binding.kind == "datastore":
+            inputs[name] = DatastoreInput(str(binding.datastore), str(binding.path), mode)
+        else:
+            producer = str(binding.step_id)
+            kind = MODEL_TYPE if (producer, str(binding.output)) in models else "uri_folder"
+            inputs[name] = NodeOutputInput(plan.steps[producer].node_name, str(binding.output), mode, kind)
+    for name in step.referenced_parameters():
+        inputs.setdefault(name, ParameterInput(name))
+    return inputs
+
+
+def _outputs(step: PlannedStep) -> dict[str, NodeOutput]:
+    outputs: dict[str, NodeOutput] = {}
+    registered = step.register_model
+    for name, binding in step.outputs.items():
+        store = (binding.datastore or DEFAULT_DATASTORE) if binding.path else None
+        if registered is not None and registered.output == name:
+            outputs[name] = NodeOutput(store, binding.path, type=MODEL_TYPE, asset_name=registered.name)
+        else:
+            outputs[name] = NodeOutput(store, binding.path)
+    return outputs
+
+
+def v2_problems(plan: Plan, spec: PipelineSpec | None = None) -> list[ConfigProblem]:
+    """Everything in ``plan`` AzureML v2 would refuse or azml cannot translate faithfully."""
+    file = str(plan.config_path)
+    problems = _plan_problems(plan, file)
+    if len({s.node_name for s in plan.steps.values()}) < len(plan.steps):
+        return problems  # nodes that share a name cannot be checked one by one
+    spec = spec or plan_to_spec(plan, experiment="azml-validate")
+    step_of = {step.node_name: sid for sid, step in plan.steps.items()}
+    for problem in validate_spec(spec):
+        converted = _config_problem(problem, step_of, plan, file)
+        if converted not in problems:
+            problems.append(converted)
+    return problems
+
+
+def v2_warnings(plan: Plan) -> list[ConfigProblem]:
+    """What cannot be checked offline: a serverless VM size outside azml's table."""
+    warnings = []
+    for sid, step in plan.steps.items():
+        size = step.compute.vm_size
+        if not step.compute.cluster_name and size and vm_size(size) is None:
+            warnings.append(ConfigProblem(
+                str(plan.config_path), f"{sid}.compute.vm_size",
+                f"VM size {size!r} is not in azml's table; whether serverless compute offers it "
+                "in the workspace's region is checked when you submit"))
+    return warnings
+
+
+def check_plan(plan: Plan, spec: PipelineSpec) -> None:
+    """ConfigError listing every v2 problem of ``plan``, if any."""
+    problems = v2_problems(plan, spec)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _plan_problems(plan: Plan, file: str) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    nodes: dict[str, str] = {}
+    for sid, step in plan.steps.items():
+        other = nodes.setdefault(step.node_name, sid)
+        if other != sid:
+            problems.append(ConfigProblem(file, sid, (
+                f"expected a step id that differs from '{other}' once lower-cased with characters "
+                f"other than a-z, 0-9 and _ made '_': both are v2 node '{step.node_name}'; rename one")))
+        problems += _step_problems(file, sid, step)
+    return problems
+
+
+def _step_problems(file: str, sid: str, step: PlannedStep) -> list[ConfigProblem]:
+    found = []
+    if step.is_parallel:
+        found.append(ConfigProblem(file, f"{sid}.type", (
+            "a ParallelRunStep cannot be submitted with SDK v2 by azml yet: v2's counterpart, a "
+            "parallel job (azure.ai.ml.parallel), has no 'models' or 'append_row_file_name' and "
+            "passes mini-batches differently; use a PythonScriptStep or MpiStep that loops over its "
+            "input's files, or keep this config on --target azure")))
+    registration = step.register_model
+    if registration is not None and registration.inside:
+        found.append(ConfigProblem(file, f"{sid}.register_model.path", (
+            f"v2 registers a whole output as a model, not a path inside it; write the model into "
+            f"an output of its own and register that (path '{registration.output}' of the new output)")))
+    if registration is not None and registration.tags:
+        found.append(ConfigProblem(file, f"{sid}.register_model.tags", (
+            "v2 registers a job output as a model without tags; remove 'tags' and tag the model "
+            "afterwards (az ml model update --set tags.NAME=VALUE)")))
+    for name in step.referenced_parameters():
+        if name in step.inputs:
+            found.append(ConfigProblem(file, f"{sid}.inputs.{name}", (
+                f"v2 passes parameter '{name}' to the step as an input of that name; rename the input")))
+    for name in [*step.inputs, *step.outputs]:
+        if name == ORDER_OUTPUT or name.startswith(ORDER_INPUT_PREFIX):
+            kind = "inputs" if name in step.inputs else "outputs"
+            found.append(ConfigProblem(file, f"{sid}.{kind}.{name}", (
+                f"'{ORDER_OUTPUT}' and '{ORDER_INPUT_PREFIX}*' are the ports azml uses for depends_on "
+                "on v2; rename it")))
+    return found
+
+
+def _config_problem(problem: SpecProblem, step_of: Mapping[str, str], plan: Plan,
+                    file: str) -> ConfigProblem:
+    key = problem.key
+    for prefix, config_key in _KEY_PATHS:
+        if key == prefix or key.startswith(prefix + "."):
+            key = config_key + key[len(prefix):]
+            break
+    if not problem.node:
+        if key.startswith("inputs."):  # a pipeline input is a parameter
+            key = "parameters." + key[len("inputs."):]
+        return ConfigProblem(file, key, problem.message)
+    sid = step_of.get(problem.node, problem.node)
+    if key.startswith("inputs.") and key[len("inputs."):].split(".")[0] in plan.parameters \
+            and key[len("inputs."):].split(".")[0] not in plan.steps[sid].inputs:
+        key = "parameters." + key[len("inputs."):]
+        return ConfigProblem(file, key, f"step '{sid}': {problem.message}")
+    return ConfigProblem(file, f"{sid}.{key}" if key != "name" else sid, problem.message)
+
+
+__all__ = ["check_plan", "command_line", "plan_to_spec", "v2_problems",
+           "v2_warnings"]

@@ -1,0 +1,105 @@
+"""What the plan says a v2 job must hold, derived from the plan alone, for the tests to compare.
+
+Nothing here calls the v2 translation: node names, bindings, ports and compute are
+read off the plan (:mod:`azml.plan`), so a test comparing a built, exported or loaded
+job with this view checks the translation, not the translation against itself.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from azml.plan import Plan, PlannedStep
+
+
+def expected_command(step: PlannedStep) -> list[str]:
+    """The argv tokens of the node's command, bindings as v2 writes them."""
+    return ["python", step.script, *step.substitute(
+        inputs=lambda n: f"${{{{inputs.{n}}}}}", outputs=lambda n: f"${{{{outputs.{n}}}}}",
+        parameters=lambda n: f"${{{{inputs.{n}}}}}")]
+
+
+def _inputs(plan: Plan, step: PlannedStep) -> dict[str, Any]:
+    registered = {(sid, s.register_model.output) for sid, s in plan.steps.items() if s.register_model}
+    found: dict[str, Any] = {}
+    for name, b in step.inputs.items():
+        mode = {"mount": "ro_mount", "download": "download"}[b.mode]
+        if b.kind == "datastore":
+            found[name] = {"uri": f"azureml://datastores/{b.datastore}/paths/{str(b.path).lstrip('/')}",
+                           "mode": mode, "type": "uri_folder"}
+        else:
+            kind = "custom_model" if (b.step_id, b.output) in registered else "uri_folder"
+            found[name] = {"bind": f"{plan.steps[str(b.step_id)].node_name}.{b.output}", "mode": mode,
+                           "type": kind}
+    for name in step.referenced_parameters():
+        found[name] = {"bind": f"parameters.{name}"}
+    for port, pred in step.order_inputs("azureml_v2").items():
+        found[port] = {"bind": f"{plan.steps[pred].node_name}.azml_done", "mode": "direct", "type": "uri_folder"}
+    return found
+
+
+def _outputs(step: PlannedStep) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, out in step.outputs.items():
+        uri = (f"azureml://datastores/{out.datastore or 'workspaceblobstore'}/paths/{out.path.lstrip('/')}"
+               if out.path else None)
+        model = step.register_model and step.register_model.output == name
+        found[name] = {"uri": uri, "mode": "rw_mount", "type": "custom_model" if model else "uri_folder",
+                       "asset_name": step.register_model.name if model and step.register_model else None}
+    if step.order_successors:
+        found["azml_done"] = {"uri": None, "mode": "rw_mount", "type": "uri_folder", "asset_name": None}
+    return found
+
+
+def expected_node(plan: Plan, step: PlannedStep) -> dict[str, Any]:
+    c = step.compute
+    return {
+        "display_name": step.name,
+        "argv": expected_command(step),
+        "code": str(step.source_directory.resolve()),
+        "image": step.environment.base_image,
+        "pip": list(step.environment.pip_lines("azureml_v2")),
+        "inputs": _inputs(plan, step),
+        "outputs": _outputs(step),
+        "distribution": ({"type": "mpi", "process_count_per_instance": step.processes_per_node}
+                         if step.is_mpi else None),
+        "compute": c.cluster_name or "serverless",
+        "instance_type": None if c.cluster_name else c.vm_size,
+        "instance_count": step.node_count,
+        "job_tier": "spot" if c.priority == "lowpriority" and not c.cluster_name else None,
+        "environment_variables": dict(step.environment_variables),
+        "is_deterministic": step.allow_reuse,
+    }
+
+
+def actual_node(view: dict[str, Any]) -> dict[str, Any]:
+    """A node of :func:`job_view` reduced to :func:`expected_node`'s shape."""
+    node = dict(view)
+    node["argv"] = shlex.split(node.pop("command"))
+    node["pip"] = node.pop("conda_file")["dependencies"][-1]["pip"]
+    return node
+
+
+def edges_in(view: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(upstream node, downstream node, data|order) of every binding between nodes."""
+    found = set()
+    for name, node in view["nodes"].items():
+        for port, source in node["inputs"].items():
+            bind = source.get("bind", "")
+            if bind and not bind.startswith("parameters."):
+                found.add((bind.split(".")[0], name, "order" if port.startswith("azml_after_") else "data"))
+    return found
+
+
+def assert_job_matches_plan(view: dict[str, Any], plan: Plan, experiment: str) -> None:
+    """Steps, commands, inputs, outputs, distribution, compute and ordering equal the plan's."""
+    assert view["experiment_name"] == experiment
+    assert view["continue_on_step_failure"] is False
+    assert {k: v["value"] for k, v in view["inputs"].items()} == dict(plan.parameters)
+    assert list(view["nodes"]) == [s.node_name for s in plan.steps.values()]
+    for step in plan.steps.values():
+        assert actual_node(view["nodes"][step.node_name]) == expected_node(plan, step), step.id
+    planned = {(plan.steps[e.upstream].node_name, plan.steps[e.downstream].node_name, e.kind)
+               for e in plan.edges()}
+    assert edges_in(view) == planned
