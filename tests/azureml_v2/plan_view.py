@@ -7,7 +7,12 @@ job with this view checks the translation, not the translation against itself.
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shlex
+import subprocess
+import sys
 from typing import Any
 
 from azml.plan import Plan, PlannedStep
@@ -73,10 +78,32 @@ def expected_node(plan: Plan, step: PlannedStep) -> dict[str, Any]:
     }
 
 
+def shell_argv(command: str, env: dict[str, str] | None = None) -> list[str]:
+    """The argv a real shell gives ``command``'s words, in an environment of ``env`` only.
+
+    With no variables set, a ``$NAME`` the command keeps for run time comes out as
+    written, as the plan holds it.
+    """
+    bindings: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:  # AzureML replaces ${{...}} before the shell runs
+        bindings.append(match.group(0))
+        return f"AZMLBINDING{len(bindings) - 1}X"
+
+    printer = 'import json, sys; print(json.dumps(sys.argv[1:]))'
+    words = re.sub(r"\$\{\{[^}]*\}\}", hold, command.split(" ", 1)[1] if " " in command else "")
+    done = subprocess.run(["bash", "-c", f"{shlex.quote(sys.executable)} -c {shlex.quote(printer)} {words}"],
+                          env={"PATH": os.environ["PATH"], **(env or {})}, capture_output=True,
+                          text=True, check=True)
+    restore = re.compile(r"AZMLBINDING(\d+)X")
+    return ["python", *(restore.sub(lambda m: bindings[int(m.group(1))], word)
+                        for word in json.loads(done.stdout))]
+
+
 def actual_node(view: dict[str, Any]) -> dict[str, Any]:
     """A node of :func:`job_view` reduced to :func:`expected_node`'s shape."""
     node = dict(view)
-    node["argv"] = shlex.split(node.pop("command"))
+    node["argv"] = shell_argv(node.pop("command"))
     node["pip"] = node.pop("conda_file")["dependencies"][-1]["pip"]
     return node
 

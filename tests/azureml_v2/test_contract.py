@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from azml.plan import render_parameter
+from tests.azureml_v2.plan_view import shell_argv
 from tests.conftest import REPO
 
 #: every config of the repository (the v1 contract test's list)
@@ -43,7 +44,7 @@ def test_local_and_v2_receive_the_same_contract(config: Path, monkeypatch: pytes
                            **{p: Path(f"/local/in/{sid}/{p}") for p in step.order_inputs("azureml_v2")}},
                           {n: Path(f"/local/out/{sid}/{n}") for n in outputs})
         local_argv = ["python", step.script, *resolve_arguments(step, plan.parameters, paths)]
-        bound = [_bind(token, node, paths, plan.parameters) for token in shlex.split(node["command"])]
+        bound = [_bind(token, node, paths, plan.parameters) for token in shell_argv(node["command"])]
         assert bound == local_argv, f"{config.name}:{sid}"
         variables = contract_variables(step, plan.parameters, paths, f"run.{sid}", flavor="azureml_v2")
         data_inputs = [n for n, v in node["inputs"].items() if not v.get("bind", "").startswith("parameters.")]
@@ -83,3 +84,20 @@ def test_the_fanin_fixture_is_among_the_configs() -> None:
     names = {str(p.relative_to(REPO)) for p in CONFIGS}
     assert {"configs/pipeline_config.json", "tests/fixtures/original_project/pipeline_config.json",
             "tests/fixtures/local/fanin_v2/pipeline_config.json"} <= names
+
+
+@pytest.mark.parametrize("text", ["a b; $HOME", "$NOPE x", "${NOPE}", 'q"`\\', "${A-B}", "plain",
+                                  "$1", "50%$", "$HOME$HOME}", "${HOME}/x y", "'single'"])
+def test_a_v2_command_word_expands_as_the_v1_driver_does(text: str) -> None:
+    """Through a real shell, a literal becomes what os.path.expandvars makes of it (v1's rule)."""
+    import os
+    import subprocess
+
+    from azml.targets.azureml_v2.translate import shell_word
+
+    env = {"HOME": "/home/azureml", "PATH": os.environ["PATH"]}
+    out = subprocess.run(["bash", "-c", f"printf %s {shell_word(text)}"], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    from azml.runtime.scriptboot import expand_argument
+
+    assert out == expand_argument(text, env)

@@ -69,7 +69,8 @@ def test_export_of_the_fanin_carries_ordering_model_and_spot(tmp_path: Path,
     assert nodes["report"]["inputs"]["model"]["type"] == "custom_model"
     assert (nodes["train"]["job_tier"], nodes["train"]["instance_count"]) == ("spot", 2)
     assert nodes["report"]["compute"] == "cpu-cluster"
-    assert "'a b; $HOME'" in nodes["prep_a"]["command"]  # a literal reaches argv as one token
+    # a literal reaches argv as one token, its $VAR expanded as on SDK v1
+    assert '"a b; ${HOME-\\$HOME}"' in nodes["prep_a"]["command"]
 
 
 def test_export_refuses_what_v2_cannot_express(write_config, tmp_path: Path,

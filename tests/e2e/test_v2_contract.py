@@ -45,7 +45,8 @@ def test_same_argv_and_each_sdks_variables(proj: Project) -> None:
         assert new["env"]["AZUREML_RUN_ID"] == v2.step(step).step_run_id
     prep_a, train = _seen(v2, "prep_a"), _seen(v2, "train")
     assert _names(prep_a["env"], "AZURE_ML_") == {"AZURE_ML_INPUT_raw", "AZURE_ML_OUTPUT_part_a"}
-    assert prep_a["argv"][prep_a["argv"].index("--label") + 1] == "a b; $HOME"
+    # $HOME expanded in the step's own process, as v1's driver and a v2 command's shell do
+    assert prep_a["argv"][prep_a["argv"].index("--label") + 1] == f"a b; {proj.env['HOME']}"
     assert _names(_seen(v2, "audit")["env"], "AZURE_ML_") == {"AZURE_ML_OUTPUT_report", "AZURE_ML_OUTPUT_azml_done"}
     assert _names(train["env"], "AZURE_ML_") == {"AZURE_ML_INPUT_a", "AZURE_ML_INPUT_b", "AZURE_ML_INPUT_azml_after_audit",
                                                  "AZURE_ML_OUTPUT_model"}

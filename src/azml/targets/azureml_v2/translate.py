@@ -16,6 +16,7 @@ a parameter the step uses, azml's reserved order ports) and every rule of
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,16 +61,49 @@ def plan_to_spec(plan: Plan, *, experiment: str, display_name: str | None = None
 def command_line(step: PlannedStep) -> str:
     """``python SCRIPT ARGS`` as the job's shell command: literals quoted, bindings as v2 writes them.
 
-    A command job's command runs in a shell, so every literal is quoted
-    (:func:`shlex.quote`) to reach the script as the very argv token the plan holds;
-    parameters are node inputs of the same name (``${{inputs.<parameter>}}``).
+    A command job's command runs in a shell, so every literal is quoted to reach
+    the script as one argv token, with ``$NAME``/``${NAME}`` expanded as AzureML v1's
+    driver expands them (:func:`shell_word`), so an argument such as
+    ``$AZUREML_RUN_ID`` means the same on both SDKs. Parameters are node inputs of
+    the same name (``${{inputs.<parameter>}}``).
     """
     tokens = step.substitute(inputs=lambda n: f"${{{{inputs.{n}}}}}",
                              outputs=lambda n: f"${{{{outputs.{n}}}}}",
                              parameters=lambda n: f"${{{{inputs.{n}}}}}")
-    quoted = [token if not isinstance(arg, LiteralArg) else shlex.quote(str(token))
+    quoted = [token if not isinstance(arg, LiteralArg) else shell_word(str(token))
               for arg, token in zip(step.arguments, tokens)]
     return " ".join(["python", shlex.quote(step.script), *quoted])
+
+
+_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
+_SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one shell word whose variables expand as ``os.path.expandvars`` does.
+
+    The v1 driver expands ``$NAME``/``${NAME}`` set in the environment and leaves any
+    other as written; in the shell a reference becomes ``${NAME-<itself>}`` inside
+    double quotes (the value when set, else the reference as written), and
+    everything else is escaped.
+    """
+    if "$" not in text:
+        return shlex.quote(text)
+    parts = ['"']
+    position = 0
+    for match in _VARIABLE.finditer(text):
+        parts.append(_in_double_quotes(text[position:match.start()]))
+        name = match.group(1).removeprefix("{").removesuffix("}")
+        raw = _in_double_quotes(match.group(0)).replace("}", "\\}")
+        parts.append(f"${{{name}-{raw}}}" if _SHELL_NAME.fullmatch(name)
+                     else _in_double_quotes(match.group(0)))
+        position = match.end()
+    parts += [_in_double_quotes(text[position:]), '"']
+    return "".join(parts)
+
+
+def _in_double_quotes(text: str) -> str:
+    return "".join("\\" + ch if ch in '\\"`$' else ch for ch in text)
 
 
 def _node(step: PlannedStep, plan: Plan, models: set[tuple[str, str]]) -> Node:

@@ -69,7 +69,6 @@ def run_plan(
     flavor: Flavor = "azureml_v1",
     pull: bool = False,
     out: TextIO | None = None,
-    flavor: Flavor = "azureml_v1",
 ) -> LocalRun:
     """Run ``plan`` on this machine and return the finished run.
 
