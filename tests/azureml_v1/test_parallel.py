@@ -1,4 +1,4 @@
-"""The draft ParallelRunStep builder: real SDK objects, built on the offline workspace.
+"""The ParallelRunStep builder: real SDK objects, built on the offline workspace.
 
 The autouse socket guard (conftest) fails any test that reaches for the network.
 """
@@ -31,12 +31,15 @@ def parts(tmp_path: Path) -> dict[str, Any]:
 
 
 def config(parts: dict[str, Any], **settings: Any) -> Any:
-    from azml.targets.azureml_v1.parallel import ParallelSettings, build_parallel_run_config
+    from azml.config.model import ParallelSettings
+    from azml.targets.azureml_v1.parallel import build_parallel_run_config
 
     parameters = settings.pop("parameters", None)
+    counts = {k: settings.pop(k) for k in ("node_count", "process_count_per_node") if k in settings}
     return build_parallel_run_config(
         source_directory=parts["source"], entry_script="batch_score.py", environment=parts["env"],
-        compute_target="gpu-cluster", settings=ParallelSettings(**settings), parameters=parameters)
+        compute_target="gpu-cluster", settings=ParallelSettings(**settings), parameters=parameters,
+        **counts)
 
 
 def literal(args: list[Any], flag: str) -> Any:
@@ -48,13 +51,9 @@ def test_original_defaults_datastore_input_and_output(parts: dict[str, Any]) -> 
     from azureml.pipeline.core import PipelineData
     from azureml.pipeline.steps import ParallelRunStep
 
-    from azml.targets.azureml_v1.parallel import (
-        add_driver_packages,
-        build_parallel_run_step,
-        datastore_file_input,
-    )
+    from azml.targets.azureml_v1.parallel import build_parallel_run_step, datastore_file_input
 
-    add_driver_packages(parts["env"])
+    parts["env"].python.conda_dependencies.add_pip_package("azureml-defaults")  # as the plan adds
     images = datastore_file_input(parts["datastore"], "images/", "images")
     scores = PipelineData("scores", datastore=parts["datastore"], is_directory=True)
     with warnings.catch_warnings():
@@ -143,8 +142,8 @@ def test_the_graph_has_a_batch_inferencing_node_running_azureml_driver(workspace
     from azureml.data.azure_storage_datastore import AzureBlobDatastore
     from azureml.pipeline.core import Pipeline, PipelineData
 
+    from azml.config.model import ParallelSettings
     from azml.targets.azureml_v1.parallel import (
-        ParallelSettings,
         build_parallel_run_config,
         build_parallel_run_step,
         datastore_file_input,
@@ -154,7 +153,8 @@ def test_the_graph_has_a_batch_inferencing_node_running_azureml_driver(workspace
     datastore = AzureBlobDatastore(workspace, "f3", "container", "account")
     cfg = build_parallel_run_config(source_directory=str(tmp_path), entry_script="score.py",
                                     environment=Environment("azml-score"), compute_target="gpu-cluster",
-                                    settings=ParallelSettings(mini_batch_size="5", process_count_per_node=2))
+                                    settings=ParallelSettings(mini_batch_size="5"),
+                                    process_count_per_node=2)
     step = build_parallel_run_step(name="batch-score", config=cfg,
                                    inputs=[datastore_file_input(datastore, "images/", "images")],
                                    output=PipelineData("scores", datastore=datastore))
@@ -169,14 +169,9 @@ def test_the_graph_has_a_batch_inferencing_node_running_azureml_driver(workspace
 
 
 def test_tabular_input_from_a_datastore_folder(parts: dict[str, Any]) -> None:
-    from azml.targets.azureml_v1.parallel import (
-        add_driver_packages,
-        build_parallel_run_step,
-        datastore_tabular_input,
-    )
+    from azml.targets.azureml_v1.parallel import build_parallel_run_step, datastore_tabular_input
 
-    add_driver_packages(parts["env"], "tabular")
-    assert "azureml-dataset-runtime[fuse,pandas]" in parts["env"].python.conda_dependencies.pip_packages
+    parts["env"].python.conda_dependencies.add_pip_package("azureml-dataset-runtime[fuse,pandas]")
     rows = datastore_tabular_input(parts["datastore"], "iris/", "iris")
     assert rows.mode == "direct"
     from azureml.pipeline.core import PipelineData
