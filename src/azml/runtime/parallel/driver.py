@@ -144,7 +144,8 @@ def execute(options: Options) -> int:
         print(text, flush=True)
         return 0
     except JobFailed as exc:
-        message = f"ParallelRunStep failed: {exc}\nlogs: {layout.root} (start with {layout.errors})"
+        # The reason last: a step's last log line is what `azml status` shows as its reason.
+        message = f"logs: {layout.root} (start with {layout.errors})\nParallelRunStep failed: {exc}"
         layout.append(layout.result, message.replace("\n", "; "))
         print(message, file=sys.stderr, flush=True)
         return 1
