@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FIXTURES
 
 from azml.errors import AzmlError
-from conftest import FIXTURES
 
 
 @pytest.fixture
@@ -199,7 +199,11 @@ def plan_of(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def sdk_of(loaded: Any) -> Any:
-    from azml.targets.azureml_v1.builder import build_sdk_steps, offline_datastores, offline_workspace
+    from azml.targets.azureml_v1.builder import (
+        build_sdk_steps,
+        offline_datastores,
+        offline_workspace,
+    )
 
     with warnings.catch_warnings():
         # the SDK warns of missing driver packages; the plan's environment has them
