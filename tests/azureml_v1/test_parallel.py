@@ -308,3 +308,44 @@ def test_plan_target_azure_shows_the_parallel_settings(monkeypatch: pytest.Monke
             "mini_batch_size 4 from input_data; append_row to parallel_run_step.txt; "
             "error_threshold 10, run_max_try 3, run_invocation_timeout 60 s") in text
     assert "allow_reuse: false" in text
+
+
+def test_inference_pipeline_submits_the_batch_inferencing_module(
+        standin: Any, standin_settings: Any, stub_blob_upload: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import json
+
+    from standin import compute_dto
+
+    from azml import InferencePipeline
+
+    standin.state["computes"]["cpu-cluster"] = compute_dto("cpu-cluster")
+    monkeypatch.chdir(PARALLEL)
+    monkeypatch.delenv("AML_COMPUTE_CLUSTER_NAME", raising=False)
+    for key, value in {"BLOB_ACCOUNT_NAME": "acct", "BLOB_CONTAINER_NAME": "data",
+                       "BLOB_ACCOUNT_KEY": "a2V5LWZvci10aGUtdGVzdA=="}.items():
+        monkeypatch.setenv(key, value)
+    out = io.StringIO()
+    pipeline = InferencePipeline(PARALLEL / "pipeline_config.json",
+                                 ws_config=str(standin_settings.base_dir / ".azureml" / "config.json"))
+    assert pipeline.scoring_steps == ["step2"]
+    pipeline.construct_pipeline(out=out)
+    run = pipeline.run_pipeline(out=out)
+    (created,) = standin.calls_to("POST", "/PipelineRuns/Unsubmitted/CreationInfoWithGraph")
+    assert created.query["experimentName"] == ["DEV-inference-pipeline"]
+    modules = {c.body["Name"]: c.body for c in standin.calls_to("POST", "/Modules")}
+    assert set(modules) == {"split numbers", "score items"}
+    graph = json.dumps(created.body["Graph"])
+    assert "BatchInferencingMetaData" in graph and "driver/amlbi_main.py" in graph
+    assert run.run_id in standin.state["pipeline_runs"] and set(run.steps) == {
+        "split numbers", "score items"}
+
+
+def test_inference_pipeline_needs_a_parallel_run_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    from azml import InferencePipeline
+    from azml.errors import ConfigError
+
+    monkeypatch.chdir(FIXTURES / "original")
+    with pytest.raises(ConfigError, match="scores with a ParallelRunStep"):
+        InferencePipeline(FIXTURES / "original" / "pipeline_config.json")

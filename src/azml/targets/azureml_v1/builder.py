@@ -148,6 +148,7 @@ def build_sdk_steps(plan: Plan, settings: Settings, datastores: Mapping[str, Any
     if missing:
         raise AzmlError(f"datastore(s) {', '.join(missing)} were not prepared")
     outputs = _pipeline_data(plan, datastores)
+    promoted = _partitioned_outputs(plan)
     references: dict[tuple[str, str, str, str], Any] = {}
     result = SdkPipeline(steps={}, edges=plan.edges(), parameters=parameters,
                          datastores=dict(datastores))
@@ -160,7 +161,8 @@ def build_sdk_steps(plan: Plan, settings: Settings, datastores: Mapping[str, Any
                 continue
             inputs = {name: _input_binding(binding, datastores, outputs, references)
                       for name, binding in planned.inputs.items()}
-            result.steps[sid] = _build_step(planned, inputs, outputs[sid], parameters)
+            result.steps[sid] = _build_step(planned, inputs, outputs[sid], parameters,
+                                            promoted.get(sid, set()))
         for edge in result.edges:
             if edge.kind == "order":
                 result.steps[edge.downstream].step.run_after(result.steps[edge.upstream].step)
@@ -187,6 +189,22 @@ def _pipeline_data(plan: Plan, datastores: Mapping[str, Any]) -> dict[str, dict[
     return result
 
 
+def _partitioned_outputs(plan: Plan) -> dict[str, set[str]]:
+    """Per producing step, its outputs a ParallelRunStep reads as a dataset.
+
+    The SDK refuses to build the graph unless such an output is "promoted to a
+    dataset" by its producer: the producer lists ``PipelineData.as_dataset()`` in its
+    ``outputs`` (``_PipelineGraphBuilder.resolve_references``).
+    """
+    found: dict[str, set[str]] = {}
+    for step in plan.steps.values():
+        for name in step.partitioned_inputs:
+            binding = step.inputs[name]
+            if binding.kind == "step_output":
+                found.setdefault(str(binding.step_id), set()).add(str(binding.output))
+    return found
+
+
 def _input_binding(binding: InputBinding, datastores: Mapping[str, Any],
                    outputs: Mapping[str, Mapping[str, Any]],
                    references: dict[tuple[str, str, str, str], Any]) -> Any:
@@ -206,12 +224,14 @@ def _input_binding(binding: InputBinding, datastores: Mapping[str, Any],
 
 
 def _build_step(planned: PlannedStep, inputs: dict[str, Any], outputs: dict[str, Any],
-                parameters: Mapping[str, Any]) -> SdkStep:
+                parameters: Mapping[str, Any], promote: set[str] | None = None) -> SdkStep:
+    """A PythonScriptStep; outputs named in ``promote`` are sent as ``as_dataset()``."""
     from azureml.pipeline.steps import PythonScriptStep
 
     environment = build_environment(planned)
     runconfig, target = build_runconfig(planned, environment)
-    arguments = planned.substitute(inputs=lambda n: inputs[n], outputs=lambda n: outputs[n],
+    sent = {n: (d.as_dataset() if n in (promote or ()) else d) for n, d in outputs.items()}
+    arguments = planned.substitute(inputs=lambda n: inputs[n], outputs=lambda n: sent[n],
                                    parameters=lambda n: parameters[n])
     with quiet_stdout():
         step = PythonScriptStep(
@@ -220,7 +240,7 @@ def _build_step(planned: PlannedStep, inputs: dict[str, Any], outputs: dict[str,
             source_directory=str(planned.source_directory),
             arguments=arguments,
             inputs=list(inputs.values()),
-            outputs=list(outputs.values()),
+            outputs=list(sent.values()),
             compute_target=target,
             runconfig=runconfig,
             allow_reuse=planned.allow_reuse,
