@@ -20,10 +20,13 @@ from azml.targets.azureml_v2.spec import (
     ComputeSpec,
     DatastoreInput,
     EnvironmentSpec,
+    Node,
     NodeOutput,
     NodeOutputInput,
     ParameterInput,
+    PipelineSpec,
     conda_file,
+    order_ports,
 )
 from azml.targets.azureml_v2.yaml_io import job_yaml, load_job_file
 
@@ -71,19 +74,23 @@ def node_of(plan: Any, **overrides: Any) -> ParallelNode:
 
 
 def pipeline_job(node: ParallelNode, tmp_path: Path) -> Any:
-    """A PipelineJob holding a train command node and ``node`` bound to its output."""
-    from azure.ai.ml import Output, command
+    """A PipelineJob holding a train command node and ``node``, put together as the plan -> v2
+    translation would: :mod:`.build`'s command node and binding, this module's parallel node."""
     from azure.ai.ml.entities import PipelineJob
 
-    train = command(name="train", command="python train.py --model ${{outputs.model}}",
-                    code=str(tmp_path / "src"), environment="azureml:unused:1",
-                    outputs={"model": Output(type="uri_folder")})
-    parallel = build_parallel_node(node, parameters={"threshold": 0.5})
-    job = PipelineJob(jobs={"train": train, "score": parallel}, inputs={"threshold": 0.5},
-                      experiment_name="batch")
-    parallel.inputs.threshold = job.inputs.threshold
-    if isinstance(node.inputs.get("model"), NodeOutputInput):
-        parallel.inputs.model = train.outputs.model
+    from azml.targets.azureml_v2 import build
+
+    train = Node(name="train", display_name="train", command="python train.py --model ${{outputs.model}}",
+                 code=tmp_path / "src", environment=node.environment, compute=node.compute,
+                 outputs={"model": NodeOutput()})
+    spec = PipelineSpec(nodes=(train, node), experiment_name="batch",  # type: ignore[arg-type]
+                        parameters={"threshold": 0.5})
+    ports = order_ports(spec)
+    nodes = {"train": build._command_node(train, ports["train"], spec),
+             "score": build_parallel_node(node, ports["score"], spec.parameters)}
+    job = PipelineJob(jobs=nodes, inputs=dict(spec.parameters), experiment_name=spec.experiment_name)
+    for each in spec.nodes:
+        build._bind(nodes, each, job)  # duck-typed: a ParallelNode has inputs and after too
     return job
 
 
