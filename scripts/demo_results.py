@@ -1,5 +1,5 @@
-"""Print where the demo's metrics and picture are, from ``azml status --json`` on stdin,
-then the run's metrics table (from the local tracking store) and a loss-curve plot."""
+"""Print where the demo's metrics, predictions and pictures are, from ``azml status --json``
+on stdin, then the run's metrics table (from the local tracking store) and a loss-curve plot."""
 
 from __future__ import annotations
 
@@ -20,8 +20,20 @@ def main() -> int:
     print(f"metrics: {evaluation / 'metrics.json'}")
     for png in sorted(evaluation.glob("*.png")):
         print(f"picture: {png}")
+    if "score" in steps:
+        print_scores(Path(steps["score"]["outputs"]["predictions"]))
     print_tracked_metrics(run["run_id"], evaluation.parent.parent / "loss_curve.png")
     return 0
+
+
+def print_scores(predictions: Path) -> None:
+    """What the batch-scoring step (a ParallelRunStep) wrote: its rows, predictions, picture."""
+    rows = [line.split() for line in (predictions / "scores.txt").read_text().splitlines()]
+    accuracy = sum(float(row[1]) for row in rows) / max(len(rows), 1)
+    print(f"batch scoring: {len(rows)} inlines, mean pixel accuracy {accuracy:.3f} "
+          f"(rows: {predictions / 'scores.txt'}, predictions: {predictions}/test_inline_*.npy)")
+    for png in sorted(predictions.glob("*.png")):
+        print(f"picture: {png}")
 
 
 def print_tracked_metrics(run_id: str, plot: Path) -> None:

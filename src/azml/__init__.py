@@ -1,7 +1,7 @@
 """azml: describe an AzureML training pipeline in one JSON file; validate it,
 run it locally under AzureML's contract, and submit it unchanged.
 
-``BasePipeline`` and ``TrainPipeline`` are imported lazily, so that
+``BasePipeline``, ``TrainPipeline`` and ``InferencePipeline`` are imported lazily, so that
 ``import azml`` (and the CLI's validate, plan and run) never load azureml.
 """
 
@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 from azml.errors import AzmlError, ConfigError
 
 __version__ = "0.1.0"
-__all__ = ["AzmlError", "BasePipeline", "ConfigError", "TrainPipeline", "__version__"]
+__all__ = ["AzmlError", "BasePipeline", "ConfigError", "InferencePipeline", "TrainPipeline",
+           "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from azml.pipelines.base import BasePipeline
+    from azml.pipelines.inference import InferencePipeline
     from azml.pipelines.train import TrainPipeline
 
 
@@ -28,4 +30,8 @@ def __getattr__(name: str) -> Any:
         from azml.pipelines.train import TrainPipeline
 
         return TrainPipeline
+    if name == "InferencePipeline":
+        from azml.pipelines.inference import InferencePipeline
+
+        return InferencePipeline
     raise AttributeError(f"module 'azml' has no attribute {name!r}")

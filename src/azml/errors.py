@@ -257,6 +257,26 @@ class StoreWriteError(AzmlError):
         super().__init__(f"cannot write the run store {path}: {problem}{tail}")
 
 
+class ModelNotFoundError(AzmlError):
+    """A ParallelRunStep's registered model (name, version) is not in the local registry."""
+
+    exit_code = 3
+
+    def __init__(self, step: str, name: str, version: int | None, known: Sequence[int] = (),
+                 gone: str = "") -> None:
+        self.step, self.name, self.version = step, name, version
+        which = f"'{name}' version {version}" if version is not None else f"'{name}'"
+        if gone:
+            super().__init__(f"step '{step}': the files of model {which} are gone from the local "
+                             f"registry ({gone}); register it again")
+            return
+        listed = (f"its versions: {', '.join(str(v) for v in known)}" if known
+                  else "no version of it is registered")
+        super().__init__(
+            f"step '{step}': model {which} is not in the local model registry ({listed}); "
+            "`azml models` lists what is registered; a step's register_model adds versions")
+
+
 def exit_code_for(error: BaseException) -> int:
     """Exit code for an error: its class's ``exit_code`` for an AzmlError, else 1."""
     return error.exit_code if isinstance(error, AzmlError) else 1

@@ -49,6 +49,8 @@ def _step_lines(index: int, step: PlannedStep, plan: Plan, settings: Settings) -
         + (f" (+ {', '.join(env.added('azureml_v1'))} on AzureML v1)"
            if env.added("azureml_v1") else ""),
     ]
+    if step.parallel is not None:
+        lines.append("   parallel: " + _parallel(step))
     if step.environment_variables:
         env = _redacted_env(dict(step.environment_variables))
         lines.append("   env:      " + ", ".join(f"{k}={v}" for k, v in env.items()))
@@ -65,9 +67,24 @@ def _inputs(step: PlannedStep, settings: Settings) -> str:
         if spec.kind == "datastore":
             local = settings.datastore_root / str(spec.datastore) / str(spec.path)
             parts.append(f"{name} <- datastore {spec.datastore}:{spec.path} ({spec.mode}; locally {_rel(local)})")
+        elif spec.kind == "registered_model":
+            version = spec.model_version if spec.model_version is not None else "latest"
+            parts.append(f"{name} <- registered model {spec.model_name} version {version}")
         else:
             parts.append(f"{name} <- {spec.step_id}.{spec.output}")
     return "; ".join(parts)
+
+
+def _parallel(step: PlannedStep) -> str:
+    """A ParallelRunStep's settings in one line."""
+    s = step.parallel
+    assert s is not None
+    rows = (f" to {step.output_name}/{s.append_row_file_name}" if s.output_action == "append_row"
+            else "")
+    return (f"mini-batches of {s.mini_batch_size} from {', '.join(step.partitioned_inputs)}; "
+            f"{s.output_action}{rows}; error_threshold {s.error_threshold}, run_max_try "
+            f"{s.run_max_try}, run_invocation_timeout {s.run_invocation_timeout} s, logging "
+            f"{s.logging_level}")
 
 
 def _after(step: PlannedStep) -> str:

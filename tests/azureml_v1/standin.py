@@ -53,7 +53,7 @@ class StandIn:
         self.unknown: list[Call] = []
         self.state: dict[str, dict[str, Any]] = {
             "datastores": {}, "datasources": {}, "modules": {}, "graphs": {}, "saved_datasets": {},
-            "pipeline_runs": {}, "runs": {}, "datatypes": {},
+            "pipeline_runs": {}, "runs": {}, "datatypes": {}, "computes": {},
         }
         self.lock = threading.Lock()
         self.run_counter = 0
@@ -221,6 +221,22 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
+def compute_dto(name: str, vm_size: str = "Standard_D2_v2", max_nodes: int = 2) -> dict[str, Any]:
+    """An existing AmlCompute cluster, as the compute resource provider returns it."""
+    return {
+        "id": f"/subscriptions/x/resourceGroups/x/providers/Microsoft.MachineLearningServices/"
+              f"workspaces/x/computes/{name}",
+        "name": name, "location": "westeurope", "tags": None,
+        "properties": {
+            "computeType": "AmlCompute", "description": None, "resourceId": None,
+            "provisioningState": "Succeeded", "provisioningErrors": None, "isAttachedCompute": False,
+            "properties": {"vmSize": vm_size, "vmPriority": "Dedicated", "subnet": None,
+                           "scaleSettings": {"minNodeCount": 0, "maxNodeCount": max_nodes,
+                                             "nodeIdleTimeBeforeScaleDown": "PT120S"}},
+        },
+    }
+
+
 def _datastore_dto(name: str, account: str, container: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -276,6 +292,13 @@ def install_routes(svc: StandIn) -> StandIn:
     def discovery(call: Call) -> tuple[int, Any]:
         keys = ("api", "experimentation", "history", "hyperdrive", "modelmanagement", "studio")
         return 200, {k: svc.base_url for k in keys}
+
+    @svc.route("GET", r"/rp/workspaces/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+                      r"Microsoft\.MachineLearningServices/workspaces/[^/]+/computes/(?P<name>[^/]+)")
+    def get_compute(call: Call, name: str) -> tuple[int, Any]:
+        if name in st["computes"]:
+            return 200, st["computes"][name]
+        return 404, {"error": {"code": "ResourceNotFound", "message": f"compute {name} not found"}}
 
     @svc.route("GET", _WS + r"/DataTypes")
     def data_types(call: Call, **_: str) -> tuple[int, Any]:

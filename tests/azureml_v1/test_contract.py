@@ -4,7 +4,9 @@ environment for every config in the repository.
 The v1 builder's arguments are read back from the real SDK objects as the SDK
 resolves them (``$AZUREML_DATAREFERENCE_x``, ``$AML_PARAMETER_x``); each such
 variable must be one the local target sets, holding exactly the path or value
-the local argv carries at that position. The environment AzureML receives must
+the local argv carries at that position. For a ParallelRunStep the local command
+is the batch driver's: its arguments after ``--`` are the step's, and the
+``sys.argv`` it gives the entry script is the v1 step's whole driver command line. The environment AzureML receives must
 be the plan's, and the pip list what a local environment for v1 installs.
 """
 
@@ -32,6 +34,7 @@ def test_local_and_v1_receive_the_same_contract(config: Path, monkeypatch: pytes
     from azml.targets.azureml_v1.builder import build_sdk_steps, offline_datastores, offline_workspace
     from azml.targets.azureml_v1.describe import _pip_list, structured_arguments
     from azml.targets.local.contract import StepPaths, contract_variables, resolve_arguments
+    from azml.targets.local.launch import parallel_command
 
     monkeypatch.chdir(_base_dir(config))
     loaded = load(config)
@@ -46,7 +49,13 @@ def test_local_and_v1_receive_the_same_contract(config: Path, monkeypatch: pytes
         variables = contract_variables(step, plan.parameters, paths, f"run.{sid}")
         v1_args, _ = structured_arguments(sdk.steps[sid])
         seen = [_local_value(arg, variables) for arg in v1_args]
-        assert seen == local_argv, f"{config.name}:{sid}"
+        if step.is_parallel:
+            command = parallel_command(step, local_argv, paths.inputs, paths.outputs,
+                                       python="python", root=Path("/local/work"),
+                                       logs=Path("/local/logs"))
+            assert _driver_view(command.argv, local_argv) == _sdk_version(seen, "local")
+        else:
+            assert seen == local_argv, f"{config.name}:{sid}"
         env = sdk.steps[sid].environment
         assert env.docker.base_image == step.environment.base_image
         assert _pip_list(env.python.conda_dependencies) == list(step.environment.pip_lines("azureml_v1"))
@@ -55,6 +64,22 @@ def test_local_and_v1_receive_the_same_contract(config: Path, monkeypatch: pytes
         assert runconfig.node_count == step.node_count
         if step.is_mpi:
             assert runconfig.mpi.process_count_per_node == step.processes_per_node
+
+
+def _driver_view(argv: list[str], step_args: list[str]) -> list[str]:
+    """What the local driver started with ``argv`` gives the entry script as ``sys.argv[1:]``;
+    its own arguments after ``--`` must be the step's."""
+    from azml.runtime.parallel.options import azureml_argv, parse
+
+    assert argv[:3] == ["python", "-u", str(Path(argv[2]))] and argv[2].endswith("driver.py")
+    options = parse(argv[3:])
+    assert list(options.user_args) == step_args
+    return azureml_argv(options, argv[2])[1:]
+
+
+def _sdk_version(args: list[str], value: str) -> list[str]:
+    at = args.index("--client_sdk_version") + 1
+    return [*args[:at], value, *args[at + 1:]]
 
 
 def _local_value(arg: str, variables: dict[str, Any]) -> str:

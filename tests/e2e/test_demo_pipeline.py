@@ -43,7 +43,7 @@ def test_demo_pipeline_runs_locally_and_beats_baseline(proj: Project) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     run = json.loads(proj.cli("status", "--json").stdout)[0]
     steps = {s["id"]: s for s in run["steps"]}
-    assert [s["status"] for s in run["steps"]] == ["Completed"] * 4
+    assert [s["status"] for s in run["steps"]] == ["Completed"] * 5
     train = json.loads((Path(steps["train"]["outputs"]["model"]) / "metrics.json").read_text())
     assert train["world_size"] == 2 and train["epochs"] == 2
     evaluation = Path(steps["evaluate"]["outputs"]["evaluation"])
@@ -54,7 +54,19 @@ def test_demo_pipeline_runs_locally_and_beats_baseline(proj: Project) -> None:
     assert len(list(evaluation.glob("*.png"))) == 1
     assert str(evaluation) in done.stdout + done.stderr  # the summary says where outputs are
 
+    # the batch-scoring ParallelRunStep: one row per held-out inline (24 inlines, 25 % held out)
+    predictions = Path(steps["score"]["outputs"]["predictions"])
+    rows = [line.split() for line in (predictions / "scores.txt").read_text().splitlines()]
+    assert [row[0] for row in rows] == [f"test_inline_{i:03d}.npz" for i in range(6)]
+    assert all(len(row) == 8 and abs(sum(map(float, row[2:])) - 1) < 0.01 for row in rows)
+    assert sum(float(row[1]) for row in rows) / len(rows) > base["pixel_accuracy"] + 0.2
+    assert sorted(p.name for p in predictions.glob("*.npy")) == [
+        f"test_inline_{i:03d}.npy" for i in range(6)]
+    assert [p.name for p in predictions.glob("*.png")] == ["test_inline_000.png"]
+    logs = predictions.parent.parent / "logs"
+    assert "6 items in 1 mini batches, 6 succeeded" in (logs / "job_result.txt").read_text()
+
     again = proj.cli("run", "tiny.json", "--param", "epochs=2")
     assert again.returncode == 0
     rerun = json.loads(proj.cli("status", "--json").stdout)[0]
-    assert [s["status"] for s in rerun["steps"]] == ["Reused"] * 4
+    assert [s["status"] for s in rerun["steps"]] == ["Reused"] * 5  # score sets allow_reuse

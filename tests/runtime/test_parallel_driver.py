@@ -128,6 +128,20 @@ def test_step_arguments_reach_init_with_azureml_argv_env_and_paths(job, tmp_path
     assert Path(seen["cwd"]) not in (tmp_path, tmp_path / "src")
 
 
+def test_step_arguments_are_expanded_from_the_environment_as_on_azureml(
+        job, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    monkeypatch.setenv("AZML_TEST_MODEL_DIR", "/models/unet")
+    monkeypatch.delenv("AZML_TEST_UNSET", raising=False)
+    result = job(CONTRACT, None, "--mini-batch-size", "1", count=1, user=(
+        "--factor", "3", "--model", "$AZML_TEST_MODEL_DIR/v1", "--tag", "${AZML_TEST_UNSET}"))
+    assert result.code == 0, result.stderr
+    argv = json.loads(result.rows()[0])["argv"]
+    assert argv[argv.index("--model") + 1] == "/models/unet/v1"
+    assert argv[argv.index("--tag") + 1] == "${AZML_TEST_UNSET}"  # unknown names stay
+
+
 def test_an_init_using_parse_args_fails_as_on_azureml(job) -> None:  # type: ignore[no-untyped-def]
     script = CONTRACT.replace("parser.parse_known_args()", "parser.parse_args(), None")
     result = job(script, None, "--process-count-per-node", "1", user=("--factor", "3"), count=1)

@@ -2,12 +2,14 @@
 
 Usage::
 
-    python generate_data.py --output DIR [--seed N] [--inlines N --crosslines N --depth N]
+    python generate_data.py --output DIR [--sections DIR] [--seed N] [--inlines N --crosslines N --depth N]
 
 The layout is the F3 benchmark's: ``train/train_seismic.npy``,
 ``train/train_labels.npy``, ``test_once/test1_seismic.npy``,
 ``test_once/test1_labels.npy`` (+ ``survey.json``). ``--inlines`` counts the
 whole survey; the last ``--test_fraction`` of it is the held-out test block.
+``--sections`` also writes each test inline to its own file
+(``test_inline_NNN.npz``), for batch scoring.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dutchf3.common import InputError, run_main, setup_logging
-from dutchf3.synthetic import DEFAULT_SIZE, DEFAULT_TEST_FRACTION, generate_survey
+from dutchf3.synthetic import (
+    DEFAULT_SIZE,
+    DEFAULT_TEST_FRACTION,
+    generate_survey,
+    save_test_sections,
+)
 
 LOG = logging.getLogger("generate_data")
 
@@ -29,6 +36,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the step's arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", required=True, type=Path, help="folder to write to")
+    parser.add_argument("--sections", type=Path, default=None,
+                        help="folder for the test inlines, one file each (optional)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--inlines", type=int, default=DEFAULT_SIZE[0],
                         help="inlines in the whole survey, test block included")
@@ -52,10 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         info = generate_survey(args.output, seed=args.seed, size=size,
                                test_fraction=args.test_fraction, faults=args.faults,
                                noise=args.noise)
+        if args.sections is not None:
+            count = save_test_sections(args.output, args.sections)
+            LOG.info("wrote %d test inlines, one file each, to %s", count, args.sections)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     except OSError as exc:
-        raise InputError(f"cannot write to {args.output}: {exc}") from exc
+        raise InputError(f"cannot write to {exc.filename or args.output}: {exc}") from exc
     LOG.info("wrote survey %s (train inlines %s, test inlines %s, %.1f MB) to %s in %.2f s",
              info["size"], info["train_inlines"], info["test_inlines"],
              info["bytes"] / 1e6, args.output, time.perf_counter() - start)

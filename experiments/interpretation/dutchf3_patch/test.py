@@ -27,15 +27,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from dutchf3.common import InputError, require_dir, require_file, run_main, setup_logging
-from dutchf3.data import load_volume_pair, normalise, window_starts
+from dutchf3.common import InputError, require_dir, run_main, setup_logging
+from dutchf3.data import load_volume_pair
 from dutchf3.metrics import confusion, majority_baseline, scores
-from dutchf3.model import UNet, build_model, make_inputs
+from dutchf3.predict import load_checkpoint, load_network, predict_labels
 from dutchf3.render import save_section_png
 from dutchf3.synthetic import TEST_LABELS, TEST_SEISMIC
 
 LOG = logging.getLogger("test")
-MODEL_FILE = "model.pth"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -52,65 +51,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read ``model.pth`` and check it has what the test needs.
-
-    Raises:
-        InputError: if missing, unreadable or incomplete.
-    """
-    if path.is_dir():
-        path = path / MODEL_FILE
-    require_file(path, "model checkpoint (the train step's model.pth)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds here
-        raise InputError(f"cannot load {path}: {exc}") from exc
-    missing = {"state_dict", "config", "model", "stats"} - set(ckpt)
-    if missing:
-        raise InputError(f"{path} is not a train.py checkpoint (lacks {sorted(missing)})")
-    return ckpt
-
-
-def tile_sizes(shape: tuple[int, int], patch: int) -> tuple[int, int]:
-    """Tile sides: the training patch size, shrunk to sections smaller than it."""
-    return min(patch, shape[0]), min(patch, shape[1])
-
-
-@torch.no_grad()
-def predict_section(net: UNet, section: np.ndarray, ckpt: dict[str, Any]) -> np.ndarray:
-    """Class probabilities (classes x horizontal x depth) of one normalised section."""
-    patch = int(ckpt["stats"]["patch_size"])
-    stride = int(ckpt["config"]["TEST"]["STRIDE"])
-    th, td = tile_sizes(section.shape, patch)
-    corners = [(r, c) for r in window_starts(section.shape[0], th, stride)
-               for c in window_starts(section.shape[1], td, stride)]
-    tiles = torch.from_numpy(np.stack([section[r:r + th, c:c + td] for r, c in corners]))
-    depth = torch.tensor([c for _, c in corners])
-    spec = ckpt["model"]
-    x = make_inputs(tiles, depth, int(ckpt["stats"]["depth"]), spec["depth_mode"])
-    device = next(net.parameters()).device
-    probs = torch.cat([net(b.to(device)).softmax(1).cpu()
-                       for b in x.split(ckpt["config"]["TEST"]["BATCH_SIZE"])])
-    total = np.zeros((spec["num_classes"], *section.shape), dtype=np.float32)
-    count = np.zeros(section.shape, dtype=np.float32)
-    for (r, c), p in zip(corners, probs.numpy(), strict=True):
-        total[:, r:r + th, c:c + td] += p
-        count[r:r + th, c:c + td] += 1.0
-    return total / count
-
-
 def predict_volume(ckpt: dict[str, Any], seismic: np.ndarray) -> np.ndarray:
     """Predicted labels (uint8) of every inline section of a raw test volume."""
-    net = build_model(ckpt["model"])
-    try:
-        net.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:
-        raise InputError(f"checkpoint weights do not fit its model spec: {exc}") from exc
-    net.to(torch.device("cuda" if torch.cuda.is_available() else "cpu")).eval()
-    volume = normalise(seismic, ckpt["stats"])
+    net = load_network(ckpt)
     out = np.empty(seismic.shape, dtype=np.uint8)
-    for i, section in enumerate(volume):
-        out[i] = predict_section(net, section, ckpt).argmax(0)
+    for i, section in enumerate(seismic):
+        out[i] = predict_labels(net, ckpt, section)
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from azml.config.arguments import InputArg, OutputArg, ParameterArg, parse_argument
 from azml.config.graph import topological_order
-from azml.config.model import INPUT_FLAG, ORIGINAL_INPUT
+from azml.config.model import INPUT_FLAG, MODEL_INPUT, ORIGINAL_INPUT
 from azml.config.schema import RESERVED_KEYS, suggest
 from azml.errors import ConfigError, ConfigProblem
 
@@ -104,11 +104,24 @@ class Document:
         return outs
 
     def input_names(self, sid: str) -> list[str]:
+        """Every input the step's arguments may name: its own, the implied one, the model."""
+        names = self.partitioned_inputs(sid)
+        if self.has_model(sid) and MODEL_INPUT not in names:
+            names.append(MODEL_INPUT)
+        return names
+
+    def partitioned_inputs(self, sid: str) -> list[str]:
+        """The inputs a ParallelRunStep splits into mini-batches (every input of other steps)."""
         fields = self.step(sid)
         names = list(_dict(fields.get("inputs")))
         if self.implied_input(sid) is not None:
             names.append(ORIGINAL_INPUT)
         return names
+
+    def has_model(self, sid: str) -> bool:
+        """A ParallelRunStep with a ``model``: it becomes the step's input ``model``."""
+        fields = self.step(sid)
+        return fields.get("type") == "ParallelRunStep" and fields.get("model") is not None
 
     def implied_input(self, sid: str) -> str | None:
         """``"datastore"`` or the previous step id when the original keys imply an input."""
@@ -131,7 +144,25 @@ def semantic_problems(doc: Document) -> list[ConfigProblem]:
 
 def semantic_warnings(doc: Document) -> list[ConfigProblem]:
     """What is allowed but worth a word: things the original project did otherwise."""
-    return list(_datastore_differs(doc))
+    return [*_datastore_differs(doc), *_model_unused(doc)]
+
+
+def _model_unused(doc: Document) -> Iterator[ConfigProblem]:
+    """A model no argument passes reaches the entry script only through a variable."""
+    for sid in doc.step_ids:
+        args = [a for a in _list(doc.step(sid).get("arguments")) if isinstance(a, str)]
+        if doc.has_model(sid) and not any(_names_input(a, MODEL_INPUT) for a in args):
+            yield _problem(doc, f"{sid}.model", "no argument passes the model: add "
+                           "\"--model\", \"${{inputs.model}}\" to 'arguments' and read it in init() "
+                           "with parse_known_args (AzureML gives the entry script no other path to it)")
+
+
+def _names_input(arg: str, name: str) -> bool:
+    try:
+        token = parse_argument(arg)
+    except ValueError:
+        return False
+    return isinstance(token, InputArg) and token.name == name
 
 
 def _datastore_differs(doc: Document) -> Iterator[ConfigProblem]:
@@ -312,7 +343,7 @@ def _register_model(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator
 
 PARALLEL_KEYS = ("mini_batch_size", "error_threshold", "output_action", "append_row_file_name",
                  "run_invocation_timeout", "run_max_try", "logging_level", "model")
-_BATCH_SIZE = re.compile(r"^\s*\d+\s*([KMG]B)?\s*$", re.IGNORECASE)
+_BATCH_SIZE = re.compile(r"^\s*\d+([KMG]B)?\s*$", re.IGNORECASE)  # the SDK: no inner space
 
 
 def _parallel(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
@@ -328,12 +359,36 @@ def _parallel(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[Confi
             isinstance(size, str) and not _BATCH_SIZE.match(size)):
         yield _problem(doc, f"{sid}.mini_batch_size", "expected a number of files (>= 1) or a size "
                        f"such as \"10MB\" (KB, MB or GB), got {size!r}")
-    if len(doc.declared_outputs(sid)) > 1:
+    outputs = doc.declared_outputs(sid)
+    if len(outputs) > 1:
         yield _problem(doc, f"{sid}.outputs", "a ParallelRunStep has one output (where AzureML "
                        "writes its results); declare at most one")
-    if not doc.input_names(sid):
+    if fields.get("output_action") == "append_row" and not outputs:
+        yield _problem(doc, f"{sid}.output_action", "append_row needs an output to write "
+                       "its rows file to: declare one in 'outputs' (or 'output')")
+    yield from _parallel_inputs(doc, sid, fields)
+    yield from _parallel_model(doc, sid, fields)
+
+
+def _parallel_inputs(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
+    partitioned = doc.partitioned_inputs(sid)
+    if doc.has_model(sid) and MODEL_INPUT in partitioned:
+        yield _problem(doc, f"{sid}.inputs.{MODEL_INPUT}", f"'{MODEL_INPUT}' is the input the "
+                       "step's 'model' is bound to; give this input another name")
+        return
+    if not partitioned:
         yield _problem(doc, sid, "a ParallelRunStep needs an input to score (a data reference, "
                        "'inputs', or the previous step's output)")
+    for i, arg in enumerate(_list(fields.get("arguments"))):
+        name = next((n for n in partitioned if isinstance(arg, str) and _names_input(arg, n)), None)
+        if name is not None:
+            yield _problem(doc, f"{sid}.arguments[{i}]", f"input '{name}' is split into "
+                           "mini-batches and reaches run(mini_batch) as file paths, not as an "
+                           "argument (AzureML passes only its name); only the model, or a "
+                           "parameter, can be an argument of a ParallelRunStep")
+
+
+def _parallel_model(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigProblem]:
     model = fields.get("model")
     if isinstance(model, str) and model.count(".") == 1:
         up, out = model.split(".")
@@ -341,7 +396,9 @@ def _parallel(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[Confi
             yield _problem(doc, f"{sid}.model", f"expected an earlier step's output, no step '{up}'"
                            f"{suggest(up, doc.step_ids)}")
         elif out not in doc.declared_outputs(up):
-            yield _problem(doc, f"{sid}.model", f"step '{up}' has no output '{out}'")
+            outs = doc.declared_outputs(up)
+            yield _problem(doc, f"{sid}.model", f"step '{up}' has no output '{out}' (its outputs: "
+                           f"{', '.join(outs) or 'none'}){suggest(out, outs)}")
 
 
 def _data_reference_names(doc: Document) -> Iterator[ConfigProblem]:

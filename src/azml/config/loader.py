@@ -158,7 +158,8 @@ def _build_step(doc: Document, sid: str, f: dict[str, Any], previous: StepConfig
         outputs=tuple(outputs),
         depends_on=tuple(f.get("depends_on", [])),
         environment_variables=dict(f.get("environment_variables", {})),
-        allow_reuse=f.get("allow_reuse", True),
+        # The original project built its ParallelRunStep with allow_reuse=False.
+        allow_reuse=f.get("allow_reuse", f["type"] != "ParallelRunStep"),
         compute=ComputeSpec(**compute),
         original_input=original_input,
         original_output=f.get("output"),

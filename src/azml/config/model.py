@@ -25,6 +25,9 @@ ORIGINAL_INPUT = "input_data"
 #: ``--input_data`` still match it as an unambiguous prefix.
 INPUT_FLAG = "--input"
 OUTPUT_FLAG = "--output"
+#: The input a ParallelRunStep's ``model`` is bound to: the entry script receives it
+#: through its arguments (``${{inputs.model}}``), never as a mini-batch.
+MODEL_INPUT = "model"
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,9 @@ class BasePipeline(ABC):
     #: The original project's name for the workspace.
     ws = workspace
 
+    #: The experiment ``run_pipeline`` submits to when none is named.
+    DEFAULT_EXPERIMENT = "DEV-train-pipeline"
+
     @abstractmethod
     def construct_pipeline(self) -> None:
         """Build the pipeline's SDK objects."""
@@ -90,7 +93,7 @@ class BasePipeline(ABC):
 
     def run_pipeline(
         self,
-        experiment_name: str = "DEV-train-pipeline",
+        experiment_name: str | None = None,
         tags: Mapping[str, str] | None = None,
         parameters: Mapping[str, Any] | None = None,
         wait: bool = False,
@@ -103,8 +106,10 @@ class BasePipeline(ABC):
         ``parameters`` override pipeline parameters (name -> value): locally the
         plan is rebuilt with them; on AzureML they are passed with the submission.
         A local run that does not complete raises RunFailedError; so does a
-        submission with ``wait=True``.
+        submission with ``wait=True``. ``experiment_name`` defaults to
+        :attr:`DEFAULT_EXPERIMENT`.
         """
+        experiment_name = experiment_name or self.DEFAULT_EXPERIMENT
         if local:
             from azml import api
 

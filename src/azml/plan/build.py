@@ -16,6 +16,7 @@ from typing import Iterable, Mapping
 from azml.config.arguments import Arg, InputArg, LiteralArg, OutputArg, parse_argument
 from azml.config.graph import topological_order
 from azml.config.model import (
+    MODEL_INPUT,
     ComputeSpec,
     DatastoreInput,
     ParamValue,
@@ -69,6 +70,7 @@ def build_plan(
         compute = _compute(step, defaults)
         environment = _environment(step, compute, python, problems)
         _check_layout(file, step, compute, problems, warnings)
+        _check_parallel(file, step, compute, problems, warnings)
         steps[sid] = PlannedStep(
             id=sid, name=step.name, type=step.type, script=step.script,
             source_directory=step.source_directory,
@@ -117,6 +119,10 @@ def _arguments(step: StepConfig, config: PipelineConfig) -> tuple[Arg, ...]:
         name = text[len(SDK_PARAMETER_PREFIX):] if text.startswith(SDK_PARAMETER_PREFIX) else ""
         args.append(parse_argument(f"${{{{parameters.{name}}}}}" if name in config.parameters
                                    else text))
+    if step.type == "ParallelRunStep":
+        # Its input is partitioned and its output is the step's own (ParallelRunStep
+        # passes it as --output and refuses that argument name): nothing is appended.
+        return tuple(args)
     if step.original_input is not None:
         args += [LiteralArg("--input"), InputArg(step.original_input)]
     if step.original_output is not None:
@@ -135,6 +141,16 @@ def _input_bindings(step: StepConfig) -> dict[str, InputBinding]:
             port = spec.output if name == step.original_input else name
             bindings[name] = InputBinding(name, "step_output", port, "mount",
                                           step_id=spec.step_id, output=spec.output)
+    model = step.parallel.model if step.parallel else None
+    if model is not None and model.step_id is not None:
+        # A side input: ParallelRunStep takes the upstream PipelineData itself, so v1
+        # shows it under the PipelineData's name, as the original form's input.
+        bindings[MODEL_INPUT] = InputBinding(MODEL_INPUT, "step_output", str(model.output),
+                                             "mount", step_id=model.step_id, output=model.output)
+    elif model is not None:
+        bindings[MODEL_INPUT] = InputBinding(MODEL_INPUT, "registered_model", MODEL_INPUT,
+                                             "mount", model_name=model.name,
+                                             model_version=model.version)
     return bindings
 
 
@@ -167,7 +183,8 @@ def _environment(step: StepConfig, compute: ComputeRequest, python: str,
         except ConfigError as exc:
             problems.extend(p for p in exc.problems if p not in problems)
     image = step.base_image or (DEFAULT_GPU_IMAGE if compute.uses_gpu else DEFAULT_CPU_IMAGE)
-    return EnvironmentSpec(f"azml-{step.id}", image, python, requirements)
+    return EnvironmentSpec(f"azml-{step.id}", image, python, requirements,
+                           parallel=step.type == "ParallelRunStep")
 
 
 def _check_layout(file: str, step: StepConfig, compute: ComputeRequest,
@@ -183,6 +200,27 @@ def _check_layout(file: str, step: StepConfig, compute: ComputeRequest,
     problem = layout_problem(compute)
     if problem:
         problems.append(ConfigProblem(file, f"{step.id}.processes_per_node", problem))
+
+
+def _check_parallel(file: str, step: StepConfig, compute: ComputeRequest,
+                    problems: list[ConfigProblem], warnings: list[ConfigProblem]) -> None:
+    """A ParallelRunStep needs a named cluster; a registered model does not reach v1."""
+    if step.type != "ParallelRunStep":
+        return
+    if not compute.cluster_name:
+        problems.append(ConfigProblem(
+            file, f"{step.id}.compute.cluster_name",
+            "a ParallelRunStep needs a named compute cluster: on AzureML v1 it builds its own run "
+            "configuration and cannot use run-based compute; set compute.cluster_name in the step "
+            "(or in defaults), or AML_COMPUTE_CLUSTER_NAME in the settings"))
+    model = step.parallel.model if step.parallel else None
+    if model is not None and model.name is not None:
+        warnings.append(ConfigProblem(
+            file, f"{step.id}.model",
+            f"registered model '{model.name}' reaches the step locally and on AzureML v2 only: "
+            "the v1 SDK has no pipeline input for a registered model (ParallelRunStep's models= "
+            "is gone); for v1 use a step output (\"STEP.OUTPUT\") or load it in init() with "
+            "Model.get_model_path"))
 
 
 def parse_parameter_overrides(

@@ -31,7 +31,7 @@ from typing import Any, Callable, Literal, TypeVar
 from azml.config.model import InputMode
 from azml.plan.environment import Flavor
 
-InputKind = Literal["datastore", "step_output"]
+InputKind = Literal["datastore", "step_output", "registered_model"]
 #: The output a v2 node with order-only successors gets (it may stay empty).
 ORDER_OUTPUT = "azml_done"
 #: Prefix of the input a v2 node gets per order-only predecessor.
@@ -50,11 +50,13 @@ class InputBinding:
 
     Attributes:
         name: the step's name for it (``${{inputs.NAME}}``; the v2 input name).
-        kind: ``datastore`` (a path on a blob datastore) or ``step_output``.
+        kind: ``datastore`` (a path on a blob datastore), ``step_output``, or
+            ``registered_model`` (a ParallelRunStep's model from the model registry).
         binding_name: the v1 data reference / port name (``AZUREML_DATAREFERENCE_<it>``).
         mode: ``mount`` or ``download``.
         datastore, path: where a datastore input lives.
         step_id, output: which step output a ``step_output`` input reads.
+        model_name, model_version: the registered model (version None: the latest).
     """
 
     name: str
@@ -65,12 +67,16 @@ class InputBinding:
     path: str | None = None
     step_id: str | None = None
     output: str | None = None
+    model_name: str | None = None
+    model_version: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind, "binding_name": self.binding_name,
                                 "mode": self.mode}
         if self.kind == "datastore":
             data.update(datastore=self.datastore, path=self.path)
+        elif self.kind == "registered_model":
+            data.update(model=self.model_name, version=self.model_version)
         else:
             data.update(step=self.step_id, output=self.output)
         return data

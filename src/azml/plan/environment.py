@@ -31,6 +31,18 @@ ADDED_PACKAGES: dict[Flavor, tuple[str, ...]] = {
     "azureml_v1": ("azureml-defaults",),
     "azureml_v2": (),
 }
+#: What a ParallelRunStep (v1) / parallel job (v2) adds. AzureML's batch driver runs
+#: in the step's image and imports azureml-core and azureml-dataset-runtime (which
+#: mounts the partitioned inputs): the v1 SDK warns when neither they nor a package
+#: depending on them is listed (``_ParallelRunStepBase._check_required_pip_packages``).
+#: On v1 ``azureml-defaults`` (added above) already depends on both
+#: (``azureml-core``, ``azureml-dataset-runtime[fuse]``), and the SDK counts it as
+#: enough; v2 adds nothing to command jobs, so a parallel job lists them itself
+#: (as Azure/azureml-examples' parallel pipelines do).
+PARALLEL_PACKAGES: dict[Flavor, tuple[str, ...]] = {
+    "azureml_v1": (),
+    "azureml_v2": ("azureml-core", "azureml-dataset-runtime[fuse]"),
+}
 CONDA_CHANNELS = ("conda-forge",)
 
 
@@ -43,18 +55,21 @@ class EnvironmentSpec:
         base_image: the Docker image (the config's ``base_image`` or a default).
         python_version: ``major.minor`` of the environment's interpreter.
         requirements: the step's requirements file, read; None without one.
+        parallel: the step is a ParallelRunStep (the target adds its driver's packages).
     """
 
     name: str
     base_image: str
     python_version: str
     requirements: Requirements | None
+    parallel: bool = False
 
     def pip_lines(self, flavor: Flavor) -> tuple[str, ...]:
         """The pip list ``flavor`` installs: the file's lines, then what the target adds."""
         own = self.requirements.lines if self.requirements else ()
         named = {_distribution(line) for line in own}
-        added = tuple(p for p in ADDED_PACKAGES[flavor] if _distribution(p) not in named)
+        wanted = ADDED_PACKAGES[flavor] + (PARALLEL_PACKAGES[flavor] if self.parallel else ())
+        added = tuple(p for p in dict.fromkeys(wanted) if _distribution(p) not in named)
         return own + added
 
     def added(self, flavor: Flavor) -> tuple[str, ...]:

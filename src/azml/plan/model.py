@@ -9,7 +9,13 @@ from typing import Any, Callable, Mapping, TypeVar
 from azml.config.arguments import Arg, InputArg, LiteralArg, OutputArg, ParameterArg
 from dataclasses import asdict
 
-from azml.config.model import ModelRegistration, ParallelSettings, ParamValue, StepType
+from azml.config.model import (
+    MODEL_INPUT,
+    ModelRegistration,
+    ParallelSettings,
+    ParamValue,
+    StepType,
+)
 from azml.errors import ConfigProblem
 from azml.plan.compute import ComputeRequest
 from azml.plan.contract import (
@@ -118,6 +124,27 @@ class PlannedStep:
     def is_parallel(self) -> bool:
         return self.type == "ParallelRunStep"
 
+    @property
+    def model_input(self) -> str | None:
+        """The input a ParallelRunStep's ``model`` is bound to, or None without one."""
+        return MODEL_INPUT if self.parallel is not None and self.parallel.model is not None else None
+
+    @property
+    def partitioned_inputs(self) -> tuple[str, ...]:
+        """The inputs a ParallelRunStep splits into mini-batches: all but its model.
+
+        Empty for other step types. The model is a side input: the entry script
+        gets its path through the arguments (``${{inputs.model}}``).
+        """
+        if not self.is_parallel:
+            return ()
+        return tuple(name for name in self.inputs if name != self.model_input)
+
+    @property
+    def output_name(self) -> str | None:
+        """A ParallelRunStep's one output (where its rows go), or None."""
+        return next(iter(self.outputs), None) if self.is_parallel else None
+
     def referenced_parameters(self) -> list[str]:
         """Parameters the arguments use, in order of first use."""
         names: list[str] = []
@@ -138,9 +165,16 @@ class PlannedStep:
                                  parameters=parameters)
 
     def variables(self, flavor: Flavor) -> list[Variable]:
-        """The data variables ``flavor`` sets for this step, beside the MPI ones."""
+        """The data variables ``flavor`` sets for this step, beside the MPI ones.
+
+        On v1 a ParallelRunStep's partitioned inputs are datasets, not data
+        references: AzureML sets no ``AZUREML_DATAREFERENCE_`` variable for them
+        (the entry script gets their files through ``run(mini_batch)``).
+        """
+        skip = set(self.partitioned_inputs) if flavor == "azureml_v1" else set()
         found = [Variable("AZUREML_RUN_ID", "run_id")]
-        found += [Variable(input_variable(b, flavor), "input", b.name) for b in self.inputs.values()]
+        found += [Variable(input_variable(b, flavor), "input", b.name) for b in self.inputs.values()
+                  if b.name not in skip]
         found += [Variable(output_variable(b, flavor), "output", b.name)
                   for b in self.outputs.values()]
         for name in self.referenced_parameters():

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from azml.errors import StepNotFoundError
+from azml.errors import ModelNotFoundError, StepNotFoundError
 from azml.tracking import reads, server
 from azml.tracking.views import Histories
 
@@ -41,6 +41,25 @@ def local_histories(home: str | os.PathLike[str], local_run_id: str,
 
 def models(home: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return reads.models(db_of(home))
+
+
+def model_folder(home: str | os.PathLike[str], step: str, name: str,
+                 version: int | None) -> tuple[int, Path]:
+    """The version (the latest when ``version`` is None) and files of a registered model.
+
+    A version's source is ``<run artifact URI>/model/<name>``, stored under the
+    tracking folder's ``artifacts/`` (:meth:`azml.tracking.store.Tracking.register_model`).
+    Raises ModelNotFoundError for an unknown name or version, or files that are gone.
+    """
+    layout = server.Layout.of(home)
+    sources = reads.model_sources(layout.db, name)
+    chosen = version if version is not None else max(sources, default=None)
+    if chosen is None or chosen not in sources:
+        raise ModelNotFoundError(step, name, version, sorted(sources))
+    folder = layout.artifacts / sources[chosen].split(":", 1)[-1].lstrip("/")
+    if not folder.exists():
+        raise ModelNotFoundError(step, name, chosen, gone=str(folder))
+    return chosen, folder
 
 
 def ui(home: str | os.PathLike[str]) -> str:

@@ -97,6 +97,12 @@ def models(db: Path) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def model_sources(db: Path, name: str) -> dict[int, str]:
+    """``{version: source URI}`` of every version of registered model ``name``."""
+    rows = _query(db, "SELECT version, source FROM model_versions WHERE name = ?", (name,))
+    return {int(r["version"]): str(r["source"]) for r in rows}
+
+
 def model_tags(db: Path, name: str, version: int) -> dict[str, str]:
     rows = _query(db, "SELECT key, value FROM model_version_tags WHERE name = ? AND version = ?",
                   (name, version))

@@ -297,3 +297,19 @@ def generate_survey(out_dir: str | Path, seed: int = 0,
     }
     (out / "survey.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+#: One held-out test inline per file: ``test_inline_NNN.npz`` (``seismic``, ``labels``),
+#: NNN its index in the test block; the files a batch-scoring step splits into mini-batches.
+SECTION_FILE = "test_inline_{:03d}.npz"
+
+
+def save_test_sections(survey_dir: str | Path, out_dir: str | Path) -> int:
+    """Write each inline of the survey's test block to its own file; returns how many."""
+    seismic = np.load(Path(survey_dir) / TEST_SEISMIC)
+    labels = np.load(Path(survey_dir) / TEST_LABELS)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for index, (section, truth) in enumerate(zip(seismic, labels, strict=True)):
+        np.savez(out / SECTION_FILE.format(index), seismic=section, labels=truth)
+    return int(seismic.shape[0])

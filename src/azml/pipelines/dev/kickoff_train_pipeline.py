@@ -12,49 +12,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from azml.errors import AzmlError, exit_code_for
+from azml.pipelines.dev._kickoff import kickoff
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/pipeline_config.json",
-                        help="pipeline_config.json (default: %(default)s)")
-    parser.add_argument("--experiment", default="DEV-train-pipeline",
-                        help="experiment name (default: %(default)s)")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a pipeline parameter (repeatable)")
-    parser.add_argument("--wait", action="store_true", help="follow the run until it ends")
-    parser.add_argument("--local", action="store_true", help="run the steps on this machine")
-    parser.add_argument("--ws-config", "--ws_config", dest="ws_config", default=None,
-                        help="workspace config.json (default: .azureml/config.json, searched upward)")
-    parser.add_argument("--env-file", dest="env_file", default=None, help="settings file (default: .env)")
-    parser.add_argument("--target", choices=("v1", "v2"), default="v1",
-                        help="AzureML SDK: v1 (azureml-core) or v2 (azure-ai-ml) (default: %(default)s)")
-    return parser.parse_args(argv)
+    from azml.pipelines.dev._kickoff import parse_args as parse
+
+    return parse(argv, __doc__.splitlines()[0], "DEV-train-pipeline")
+
+
+def make(args: argparse.Namespace) -> Any:
+    from azml.pipelines.train import TrainPipeline
+
+    return TrainPipeline(args.config, ws_config=args.ws_config, env_file=args.env_file,
+                         params=args.param, target=args.target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        from azml.pipelines.train import TrainPipeline
-
-        pipeline = TrainPipeline(args.config, ws_config=args.ws_config, env_file=args.env_file,
-                                 params=args.param, target=args.target)
-        if args.local:
-            result = pipeline.run_pipeline(experiment_name=args.experiment, local=True, out=sys.stdout)
-            print(f"local run {result.run_id}: {result.status}")
-            return 0 if result.status == "Completed" else 1
-        pipeline.construct_pipeline()
-        run = pipeline.run_pipeline(experiment_name=args.experiment, wait=args.wait, out=sys.stdout)
-    except AzmlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exit_code_for(exc)
-    print(f"pipeline run id: {run.run_id}")
-    for name, step_run_id in run.steps.items():
-        print(f"step run id: {step_run_id} ({name})")
-    return 0
+    return kickoff(make, parse_args(argv))
 
 
 if __name__ == "__main__":

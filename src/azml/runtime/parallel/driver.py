@@ -29,7 +29,7 @@ if not __package__:  # run by path: import the sibling modules as the package ``
 from .inputs import check_entry, check_inputs, plan_batches
 from .job import Counts, Job, JobFailed
 from .layout import Layout
-from .options import Options, UsageError, azureml_argv, parse
+from .options import Options, UsageError, azureml_argv, expand_arguments, parse
 from .pool import Pool
 
 NO_ROWS = ("No temp file found. The job failed. A job should generate temp files or should fail "
@@ -122,6 +122,8 @@ def remove_tree(root: Path) -> None:
 
 
 def execute(options: Options) -> int:
+    # AzureML's control script expands $VARS in the arguments before the driver starts.
+    options = options._replace(user_args=expand_arguments(options.user_args, os.environ))
     # Workers run in temporary folders; on AzureML these are absolute mount paths anyway.
     options = options._replace(source=options.source.resolve(), logs=options.logs.resolve(),
                       output=options.output.resolve() if options.output is not None else None)
@@ -144,7 +146,8 @@ def execute(options: Options) -> int:
         print(text, flush=True)
         return 0
     except JobFailed as exc:
-        message = f"ParallelRunStep failed: {exc}\nlogs: {layout.root} (start with {layout.errors})"
+        # The reason last: a step's last log line is what `azml status` shows as its reason.
+        message = f"logs: {layout.root} (start with {layout.errors})\nParallelRunStep failed: {exc}"
         layout.append(layout.result, message.replace("\n", "; "))
         print(message, file=sys.stderr, flush=True)
         return 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -247,6 +247,24 @@ def _build(v: dict[str, str | None], inputs: list[str], user: tuple[str, ...]) -
         logging_level=level, logs=Path(str(v["logs"])), progress_interval=max(interval, 0.0),
         user_args=user,
     )
+
+
+#: ``$NAME`` or ``${NAME}``, the rules of ``os.path.expandvars`` (as azml.runtime.scriptboot).
+_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
+
+
+def expand_arguments(args: Sequence[str], env: Mapping[str, str]) -> tuple[str, ...]:
+    """The step arguments with ``$NAME``/``${NAME}`` set in ``env`` replaced, as AzureML's
+    control script does before it starts the driver; unknown names stay as written."""
+
+    def one(text: str) -> str:
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1).removeprefix("{").removesuffix("}")
+            return env.get(name, match.group(0))
+
+        return _VARIABLE.sub(value, text) if "$" in text else text
+
+    return tuple(one(arg) for arg in args)
 
 
 def azureml_argv(options: Options, driver_path: str) -> list[str]:

@@ -9,7 +9,8 @@ environments and edges are the plan's.
 
 Choices (see docs/azure.md):
 
-* every step is a ``PythonScriptStep``. An ``MpiStep`` of the config becomes a
+* every step is a ``PythonScriptStep``, except a ``ParallelRunStep``, which becomes
+  the SDK's ParallelRunStep on its named cluster (:mod:`.parallel`). An ``MpiStep`` of the config becomes a
   PythonScriptStep whose run configuration carries an ``MpiConfiguration``
   (``node_count`` x ``process_count_per_node``, communicator IntelMpi), which is
   what ``ScriptRunConfig`` does for MPI jobs. The SDK's own ``MpiStep`` is
@@ -39,7 +40,7 @@ from typing import Any, Mapping
 import json
 
 from azml.targets.azureml_v1._sdk import CLOUD, quiet_stdout, require_sdk
-from azml.errors import AzmlError
+from azml.errors import AzmlError, ConfigError
 from azml.plan import Edge, InputBinding, Plan, PlannedStep
 from azml.settings import Settings
 
@@ -147,15 +148,21 @@ def build_sdk_steps(plan: Plan, settings: Settings, datastores: Mapping[str, Any
     if missing:
         raise AzmlError(f"datastore(s) {', '.join(missing)} were not prepared")
     outputs = _pipeline_data(plan, datastores)
+    promoted = _partitioned_outputs(plan)
     references: dict[tuple[str, str, str, str], Any] = {}
     result = SdkPipeline(steps={}, edges=plan.edges(), parameters=parameters,
                          datastores=dict(datastores))
     banner = io.StringIO()
     with redirect_stdout(banner):
         for sid, planned in plan.steps.items():
+            if planned.is_parallel:
+                result.steps[sid] = _build_parallel_step(str(plan.config_path), planned, datastores,
+                                                         outputs, references, parameters)
+                continue
             inputs = {name: _input_binding(binding, datastores, outputs, references)
                       for name, binding in planned.inputs.items()}
-            result.steps[sid] = _build_step(planned, inputs, outputs[sid], parameters)
+            result.steps[sid] = _build_step(planned, inputs, outputs[sid], parameters,
+                                            promoted.get(sid, set()))
         for edge in result.edges:
             if edge.kind == "order":
                 result.steps[edge.downstream].step.run_after(result.steps[edge.upstream].step)
@@ -182,6 +189,22 @@ def _pipeline_data(plan: Plan, datastores: Mapping[str, Any]) -> dict[str, dict[
     return result
 
 
+def _partitioned_outputs(plan: Plan) -> dict[str, set[str]]:
+    """Per producing step, its outputs a ParallelRunStep reads as a dataset.
+
+    The SDK refuses to build the graph unless such an output is "promoted to a
+    dataset" by its producer: the producer lists ``PipelineData.as_dataset()`` in its
+    ``outputs`` (``_PipelineGraphBuilder.resolve_references``).
+    """
+    found: dict[str, set[str]] = {}
+    for step in plan.steps.values():
+        for name in step.partitioned_inputs:
+            binding = step.inputs[name]
+            if binding.kind == "step_output":
+                found.setdefault(str(binding.step_id), set()).add(str(binding.output))
+    return found
+
+
 def _input_binding(binding: InputBinding, datastores: Mapping[str, Any],
                    outputs: Mapping[str, Mapping[str, Any]],
                    references: dict[tuple[str, str, str, str], Any]) -> Any:
@@ -201,12 +224,14 @@ def _input_binding(binding: InputBinding, datastores: Mapping[str, Any],
 
 
 def _build_step(planned: PlannedStep, inputs: dict[str, Any], outputs: dict[str, Any],
-                parameters: Mapping[str, Any]) -> SdkStep:
+                parameters: Mapping[str, Any], promote: set[str] | None = None) -> SdkStep:
+    """A PythonScriptStep; outputs named in ``promote`` are sent as ``as_dataset()``."""
     from azureml.pipeline.steps import PythonScriptStep
 
     environment = build_environment(planned)
     runconfig, target = build_runconfig(planned, environment)
-    arguments = planned.substitute(inputs=lambda n: inputs[n], outputs=lambda n: outputs[n],
+    sent = {n: (d.as_dataset() if n in (promote or ()) else d) for n, d in outputs.items()}
+    arguments = planned.substitute(inputs=lambda n: inputs[n], outputs=lambda n: sent[n],
                                    parameters=lambda n: parameters[n])
     with quiet_stdout():
         step = PythonScriptStep(
@@ -215,12 +240,63 @@ def _build_step(planned: PlannedStep, inputs: dict[str, Any], outputs: dict[str,
             source_directory=str(planned.source_directory),
             arguments=arguments,
             inputs=list(inputs.values()),
-            outputs=list(outputs.values()),
+            outputs=list(sent.values()),
             compute_target=target,
             runconfig=runconfig,
             allow_reuse=planned.allow_reuse,
         )
     return SdkStep(planned, step, runconfig, environment, inputs, outputs, target)
+
+
+def _build_parallel_step(file: str, planned: PlannedStep, datastores: Mapping[str, Any],
+                         outputs: Mapping[str, Mapping[str, Any]],
+                         references: dict[tuple[str, str, str, str], Any],
+                         parameters: Mapping[str, Any]) -> SdkStep:
+    """A ParallelRunStep: partitioned inputs as FileDatasets, the model a side input."""
+    from azml.targets.azureml_v1 import parallel
+
+    inputs: dict[str, Any] = {}
+    for name in planned.partitioned_inputs:
+        binding = planned.inputs[name]
+        if binding.kind == "datastore":
+            inputs[name] = parallel.datastore_file_input(
+                datastores[str(binding.datastore)], str(binding.path), binding.binding_name)
+        else:
+            data = outputs[str(binding.step_id)][str(binding.output)]
+            inputs[name] = parallel.step_output_input(data, binding.binding_name)
+    side: dict[str, Any] = {}
+    if planned.model_input is not None:
+        binding = planned.inputs[planned.model_input]
+        if binding.kind == "registered_model":
+            raise ConfigError.single(file, f"{planned.id}.model", (
+                f"registered model '{binding.model_name}' cannot reach a ParallelRunStep on AzureML "
+                "v1 (the SDK has no pipeline input for a registered model; models= is gone): use a "
+                "step output (\"STEP.OUTPUT\"), load it in init() with Model.get_model_path, or "
+                "submit to AzureML v2"))
+        side[binding.name] = _input_binding(binding, datastores, outputs, references)
+    environment = build_environment(planned)
+    cluster = planned.compute.cluster_name
+    if not cluster:  # the plan refuses this; kept for plans built by hand
+        raise ConfigError.single(file, f"{planned.id}.compute.cluster_name",
+                                 "a ParallelRunStep needs a named compute cluster on AzureML v1")
+    settings = planned.parallel
+    assert settings is not None
+    config = parallel.build_parallel_run_config(
+        source_directory=str(planned.source_directory), entry_script=planned.script,
+        environment=environment, compute_target=cluster, settings=settings,
+        node_count=planned.node_count, process_count_per_node=planned.processes_per_node,
+        environment_variables=planned.environment_variables)
+    own = outputs[planned.id]
+    arguments = planned.substitute(inputs=lambda n: side[n], outputs=lambda n: own[n],
+                                   parameters=lambda n: parameters[n])
+    step = parallel.build_parallel_run_step(
+        name=planned.name, config=config, inputs=list(inputs.values()),
+        output=own[planned.output_name] if planned.output_name else None, arguments=arguments,
+        side_inputs=list(side.values()), allow_reuse=planned.allow_reuse)
+    # The step's own inputs, as it will send them (it mounts file datasets), by name.
+    sent = dict(zip([*inputs, *side], step._inputs))
+    return SdkStep(planned, step, step._runconfig, environment, sent, dict(own),
+                   (cluster, AML_COMPUTE_TYPE))
 
 
 def _registration(sdk: SdkStep) -> Any:

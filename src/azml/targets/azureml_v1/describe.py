@@ -11,6 +11,7 @@ datastores appear by name, account and container only.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from azml.targets.azureml_v1.builder import (
@@ -91,6 +92,29 @@ def describe_step(sdk: SdkStep) -> dict[str, Any]:
                  "process_count_per_node": runconfig.mpi.process_count_per_node,
                  "communicator": runconfig.communicator} if sdk.planned.is_mpi else None),
         "allow_reuse": sdk.step._allow_reuse,
+        "parallel": _describe_parallel(sdk) if sdk.planned.is_parallel else None,
+    }
+
+
+def _describe_parallel(sdk: SdkStep) -> dict[str, Any]:
+    """A ParallelRunStep's settings as the step holds them (and sends in its metadata)."""
+    step = sdk.step
+    config = step._parallel_run_config
+    return {
+        "driver": "driver/amlbi_main.py (placed by AzureML)",
+        "entry_script": config.entry_script,
+        "compute_target": config.compute_target,
+        "mini_batch_size": step._mini_batch_size,
+        "error_threshold": step._error_threshold,
+        "output_action": config.output_action,
+        "append_row_file_name": config.append_row_file_name,
+        "run_invocation_timeout": step._run_invocation_timeout,
+        "run_max_try": step._run_max_try,
+        "logging_level": step._logging_level,
+        "node_count": step._node_count,
+        "process_count_per_node": step._process_count_per_node,
+        "partitioned_inputs": list(sdk.planned.partitioned_inputs),
+        "side_inputs": [n for n in sdk.inputs if n not in sdk.planned.partitioned_inputs],
     }
 
 
@@ -122,6 +146,12 @@ def _redacted(env: dict[str, str]) -> dict[str, str]:
 
 
 def _describe_input(obj: Any) -> dict[str, Any]:
+    if type(obj).__name__ == "DatasetConsumptionConfig":  # a ParallelRunStep's datastore input
+        return {"dataset": type(obj.dataset).__name__, "name": obj.name, "mode": obj.mode,
+                "uri": _dataset_uri(obj.dataset)}
+    if type(obj).__name__ == "PipelineOutputFileDataset":  # a ParallelRunStep's step-output input
+        return {"dataset": "PipelineOutputFileDataset", "name": obj.input_name,
+                "pipeline_data": obj._pipeline_data.name, "mode": obj._input_mode}
     if type(obj).__name__ == "DataReference":
         return {"data_reference": obj.data_reference_name, "datastore": obj.datastore.name,
                 "account": obj.datastore.account_name, "container": obj.datastore.container_name,
@@ -130,6 +160,12 @@ def _describe_input(obj: Any) -> dict[str, Any]:
         return {"pipeline_data": obj.name, "port": obj.name, "mode": obj._output_mode}
     producer = obj.bind_object
     return {"pipeline_data": producer.name, "port": obj.name, "mode": obj.bind_mode}
+
+
+def _dataset_uri(dataset: Any) -> str:
+    """The datastore path a FileDataset reads, from its definition (no service call)."""
+    found = re.search(r'"(azureml://[^"\\]+)', str(dataset))
+    return found.group(1) if found else ""
 
 
 def _describe_output(obj: Any) -> dict[str, Any]:
@@ -168,7 +204,11 @@ def _render_step(step: dict[str, Any]) -> list[str]:
              f"(source {step['source_directory']})",
              "  arguments: " + " ".join(step["arguments"])]
     for name, spec in step["inputs"].items():
-        if "data_reference" in spec:
+        if "dataset" in spec:
+            source = spec.get("uri") or f"PipelineData {spec.get('pipeline_data')}"
+            lines.append(f"  input {name}: {spec['dataset']} '{spec['name']}' from {source} "
+                         f"({spec['mode']})")
+        elif "data_reference" in spec:
             lines.append(f"  input {name}: DataReference {spec['data_reference']} on datastore "
                          f"{spec['datastore']} path {spec['path']} ({spec['mode']})")
         else:
@@ -183,6 +223,16 @@ def _render_step(step: dict[str, Any]) -> list[str]:
     else:
         lines.append(f"  compute: run-based AmlCompute {c['vm_size']} ({c['vm_priority']}), "
                      f"{c['node_count']} node(s)")
+    if step["parallel"]:
+        p = step["parallel"]
+        rows = (f" to {p['append_row_file_name']}" if p["output_action"] == "append_row" else "")
+        lines.append(f"  parallel: {p['entry_script']} run by {p['driver']} on {p['compute_target']}; "
+                     f"mini_batch_size {p['mini_batch_size']} from {', '.join(p['partitioned_inputs'])}"
+                     + (f" (side inputs: {', '.join(p['side_inputs'])})" if p["side_inputs"] else "")
+                     + f"; {p['output_action']}{rows}; error_threshold {p['error_threshold']}, "
+                     f"run_max_try {p['run_max_try']}, run_invocation_timeout "
+                     f"{p['run_invocation_timeout']} s, logging {p['logging_level']}; "
+                     f"{p['node_count']} node(s) x {p['process_count_per_node']} process(es)")
     if step["mpi"]:
         m = step["mpi"]
         lines.append(f"  mpi: {m['node_count']} node(s) x {m['process_count_per_node']} process(es) "

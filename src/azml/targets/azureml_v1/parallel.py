@@ -1,16 +1,18 @@
-"""Draft: a ParallelRunStep (azureml-pipeline-steps) from plain arguments, built offline.
+"""A planned ParallelRunStep as the SDK's ParallelRunConfig and ParallelRunStep, built offline.
 
-To be wired by the plan's ParallelRunStep steps (see docs/parallel.md). What the
-SDK accepts, read from ``azureml/pipeline/core/_parallel_run_step_base.py`` and
-``_parallel_run_config_base.py`` (azureml-pipeline-steps/-core 1.62):
+:func:`build_sdk_steps` (builder.py) calls these for every planned step with
+``is_parallel``. What the SDK accepts, read from ``azureml/pipeline/core/
+_parallel_run_step_base.py`` and ``_parallel_run_config_base.py`` (azureml-pipeline-
+steps/-core 1.62):
 
 * ``inputs`` must be datasets: a ``FileDataset``/``TabularDataset`` consumed with
   ``as_named_input`` (a ``DatasetConsumptionConfig``), an upstream ``PipelineData``
   turned into one with ``as_dataset()``, or an ``OutputFileDatasetConfig``. A
   ``DataReference`` or a bare ``PipelineData`` is refused ("Step input must be of any
-  type ..."); they are accepted only as ``side_inputs``. So a datastore folder
-  becomes ``Dataset.File.from_files((datastore, path), validate=False)``, which
-  needs no service call to build.
+  type ..."); they are accepted only as ``side_inputs`` (and only bare: a bound
+  ``as_input()`` port is refused there too). So a datastore folder becomes
+  ``Dataset.File.from_files((datastore, path), validate=False)``, which needs no
+  service call to build; the step mounts file inputs itself (``as_mount()``).
 * ``output`` is required for ``append_row``; ``arguments`` must start with an option
   and may not reuse the driver's argument names (``--output`` among them).
 * ``mini_batch_size``, ``run_invocation_timeout``, ``run_max_try``,
@@ -18,11 +20,13 @@ SDK accepts, read from ``azureml/pipeline/core/_parallel_run_step_base.py`` and
   ``PipelineParameter``; ``error_threshold`` and ``allowed_failed_count`` may not
   (the SDK checks ``isinstance(..., int)``).
 * there is no ``models`` argument any more (it existed, deprecated, only in
-  azureml-contrib-pipeline-steps, to record which model versions a run used).
+  azureml-contrib-pipeline-steps, to record which model versions a run used): a
+  model from a step output is a side input, a registered model cannot be passed.
 * the step builds its own RunConfiguration (node count, environment, docker): the
   compute target must be a named AmlCompute cluster, not run-based compute.
-* the environment should hold azureml-core and azureml-dataset-runtime[fuse] (plus
-  pandas for tabular input), or the SDK warns that the job will fail.
+* the environment needs azureml-core and azureml-dataset-runtime[fuse] (plus
+  pandas for tabular input), or a package depending on them such as
+  azureml-defaults, which the plan adds to every v1 environment; else the SDK warns.
 * building a dataset starts the SDK's telemetry: azureml-dataprep and azureml.data
   ship telemetry settings that are on by default (``azureml/dataprep/api/_telemetry.json``,
   ``azureml/telemetry/telemetry.json``) and send to dc.services.visualstudio.com from
@@ -32,40 +36,15 @@ SDK accepts, read from ``azureml/pipeline/core/_parallel_run_step_base.py`` and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from azml.config.model import ParallelSettings
 from azml.errors import AzmlError
 from azml.targets.azureml_v1._sdk import quiet_stdout, require_sdk
 
-#: What ParallelRunStep's driver imports on the compute (the SDK warns without them).
-DRIVER_PACKAGES = {"file": ("azureml-core", "azureml-dataset-runtime[fuse]"),
-                   "tabular": ("azureml-core", "azureml-dataset-runtime[fuse,pandas]")}
 #: Settings the SDK accepts as PipelineParameter.
 PARAMETERIZABLE = frozenset({"mini_batch_size", "run_invocation_timeout", "run_max_try",
                              "process_count_per_node", "node_count", "logging_level"})
-
-
-@dataclass(frozen=True)
-class ParallelSettings:
-    """A ParallelRunStep's settings; defaults are the original project's.
-
-    The original passed ``error_threshold=10``, ``output_action="summary_only"``,
-    ``run_invocation_timeout=60`` and ``allow_reuse=False``; the rest are the SDK's
-    defaults (``mini_batch_size`` ``None`` lets the SDK pick 10 files or 1 MB).
-    """
-
-    mini_batch_size: str | int | None = None
-    error_threshold: int = 10
-    output_action: str = "summary_only"
-    append_row_file_name: str | None = None
-    process_count_per_node: int | None = None
-    node_count: int = 1
-    run_invocation_timeout: int = 60
-    run_max_try: int = 3
-    logging_level: str = "INFO"
-    allowed_failed_count: int | None = None
-    allowed_failed_percent: float | None = None
 
 
 def silence_sdk_telemetry() -> None:
@@ -114,31 +93,23 @@ def step_output_input(pipeline_data: Any, name: str) -> Any:
     return pipeline_data.as_dataset().as_named_input(name)
 
 
-def add_driver_packages(environment: Any, input_kind: str = "file") -> Any:
-    """Add azureml-core and azureml-dataset-runtime to ``environment`` unless present."""
-    dependencies = environment.python.conda_dependencies
-    present = {p.split("[")[0].split("=")[0].split("<")[0].split(">")[0].strip().lower()
-               for p in dependencies.pip_packages}
-    for package in DRIVER_PACKAGES[input_kind]:
-        if package.split("[")[0] not in present:
-            dependencies.add_pip_package(package)
-    return environment
-
-
 def build_parallel_run_config(*, source_directory: str, entry_script: str, environment: Any,
-                              compute_target: str, settings: ParallelSettings,
+                              compute_target: str, settings: ParallelSettings, node_count: int = 1,
+                              process_count_per_node: int | None = None,
+                              environment_variables: Mapping[str, str] | None = None,
                               parameters: Mapping[str, Any] | None = None) -> Any:
-    """A ParallelRunConfig; ``parameters`` maps setting names to PipelineParameters."""
+    """A ParallelRunConfig with every setting of ``settings``; ``parameters`` maps setting
+    names to PipelineParameters (only those the SDK accepts as one)."""
     require_sdk()
     from azureml.pipeline.steps import ParallelRunConfig
 
     values: dict[str, Any] = {
-        name: getattr(settings, name) for name in (
-            "mini_batch_size", "error_threshold", "output_action", "append_row_file_name",
-            "process_count_per_node", "node_count", "run_invocation_timeout", "run_max_try",
-            "logging_level", "allowed_failed_count", "allowed_failed_percent")}
-    if isinstance(values["mini_batch_size"], int):
-        values["mini_batch_size"] = str(values["mini_batch_size"])
+        "mini_batch_size": str(settings.mini_batch_size), "error_threshold": settings.error_threshold,
+        "output_action": settings.output_action,
+        "append_row_file_name": settings.append_row_file_name,
+        "run_invocation_timeout": settings.run_invocation_timeout,
+        "run_max_try": settings.run_max_try, "logging_level": settings.logging_level,
+        "node_count": node_count, "process_count_per_node": process_count_per_node}
     for name, parameter in (parameters or {}).items():
         if name not in PARAMETERIZABLE:
             raise AzmlError(f"ParallelRunStep setting '{name}' cannot be a pipeline parameter; "
@@ -146,8 +117,9 @@ def build_parallel_run_config(*, source_directory: str, entry_script: str, envir
         values[name] = parameter
     try:
         return ParallelRunConfig(environment=environment, entry_script=entry_script,
-                                 source_directory=source_directory,
-                                 compute_target=compute_target, **values)
+                                 source_directory=source_directory, compute_target=compute_target,
+                                 environment_variables=dict(environment_variables or {}) or None,
+                                 **values)
     except ValueError as exc:
         raise AzmlError(f"ParallelRunStep settings refused by the AzureML SDK: {exc}") from None
 

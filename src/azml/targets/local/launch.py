@@ -22,6 +22,11 @@ An MpiStep starts ``node_count x processes_per_node`` ranks on this machine:
 ``AZML_MPI_LAUNCHER=mpirun|torchrun`` picks one explicitly. Several nodes are
 simulated on one machine: the rank shim gives each rank the local rank it would
 have on its node.
+
+A ParallelRunStep runs AzureML's batch contract through the local driver
+(:mod:`azml.runtime.parallel`, docs/parallel.md), started by the step's own
+interpreter: :func:`parallel_command` passes it every setting of the plan
+explicitly, so the driver's own defaults never decide anything.
 """
 
 from __future__ import annotations
@@ -34,11 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from azml.errors import LaunchError
-from azml.plan import PlannedStep
+from azml.plan import Flavor, PlannedStep
+from azml.runtime import path_of
 from azml.targets.local import procs
 from azml.targets.local.cluster import BOOT, SHIM, rank_shim_args, script_command
 
 LAUNCHER_VARIABLE = "AZML_MPI_LAUNCHER"
+PARALLEL_DRIVER = path_of("parallel/driver.py")
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,42 @@ def step_command(step: PlannedStep, args: list[str], environ: Mapping[str, str],
             "--nproc-per-node", ranks, "--tee", "3", "--log-dir", str(log_dir / "torchrun"),
             *rank]
     return Command(argv, "torchrun")
+
+
+def parallel_command(step: PlannedStep, args: list[str], inputs: Mapping[str, Path],
+                     outputs: Mapping[str, Path], *, python: str, root: Path, logs: Path,
+                     flavor: Flavor = "azureml_v1") -> Command:
+    """``python -u driver.py ... -- ARGS``: a ParallelRunStep run by the local batch driver.
+
+    Each partitioned input is ``--input NAME=PATH`` under the name AzureML passes the
+    entry script (``--input_fds_N NAME``): v1's dataset name (the binding name),
+    v2's input name. The model is not among them: it reaches the script through
+    ``args``. ``root`` is the step's snapshot, ``logs`` the driver's ``logs/`` folder.
+    """
+    settings = step.parallel
+    if settings is None:
+        raise LaunchError(step.id, "internal: a ParallelRunStep without its settings")
+    argv = [python, "-u", str(PARALLEL_DRIVER), "--entry", step.script, "--source", str(root)]
+    for name in step.partitioned_inputs:
+        label = step.inputs[name].binding_name if flavor == "azureml_v1" else name
+        argv += ["--input", f"{label}={inputs[name]}"]
+    argv += ["--input-kind", "file"]
+    if step.output_name is not None:
+        argv += ["--output", str(outputs[step.output_name])]
+    argv += [
+        "--output-action", settings.output_action,
+        "--append-row-file-name", settings.append_row_file_name,
+        "--mini-batch-size", settings.mini_batch_size,
+        "--error-threshold", str(settings.error_threshold),
+        "--run-max-try", str(settings.run_max_try),
+        "--run-invocation-timeout", str(settings.run_invocation_timeout),
+        "--process-count-per-node", str(step.processes_per_node),
+        "--node-count", str(step.node_count),
+        "--logging-level", settings.logging_level,
+        "--logs", str(logs),
+        "--", *args,
+    ]
+    return Command(argv, "python")
 
 
 def choose_launcher(step_id: str, environ: Mapping[str, str], python: str) -> str:

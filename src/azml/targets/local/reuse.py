@@ -55,6 +55,8 @@ def components(
         if spec.kind == "datastore":
             inputs[name] = {"datastore": spec.datastore, "path": spec.path, "mode": spec.mode,
                             "reference": spec.binding_name, **input_content[name]}
+        elif spec.kind == "registered_model":
+            inputs[name] = {"model": spec.model_name, **input_content[name]}
         else:
             inputs[name] = {"step": spec.step_id, "output": spec.output, **input_content[name]}
     env = {k: ("sha256:" + digest_text(v) if is_secret(k) else v)

@@ -127,6 +127,8 @@ class LocalRunner:
         self.envs: dict[str, Env] = {}
         self.snapshots: dict[str, snapshot.Snapshot] = {}
         self.inputs: dict[tuple[str, str], Manifest] = {}
+        #: a ParallelRunStep's registered model: (step, input) -> (version, folder)
+        self.models: dict[tuple[str, str], tuple[int, Path]] = {}
         self.flavor: Flavor = flavor
         self._warned_env = False
         #: per prepared step: its content key and its components as stored (redacted text)
@@ -151,6 +153,7 @@ class LocalRunner:
             missing = workspace.missing_inputs(self.plan, root)
         if missing:
             raise DataNotFoundError(missing)
+        self._resolve_models()
         skip = (self.settings.azml_home, root)
         no_limit = bool(os.environ.get(snapshot.NO_FILE_LIMIT_VARIABLE))
         by_source: dict[Path, snapshot.Snapshot] = {}
@@ -190,6 +193,22 @@ class LocalRunner:
         for env in dict.fromkeys(self.envs.values()):
             for site in env.path.glob("lib/python*/site-packages"):
                 self.tracker.install_hook(site)
+
+    def _resolve_models(self) -> None:
+        """Find each registered model a step reads in the local registry, before anything runs.
+
+        As on AzureML v2, where ``azureml:NAME@latest`` is resolved when the job is
+        submitted, a model without a version is the latest one registered now.
+        """
+        from azml.tracking.query import model_folder
+
+        for sid, step in self.plan.steps.items():
+            for name, spec in step.inputs.items():
+                if spec.kind == "registered_model":
+                    self.models[(sid, name)] = model_folder(
+                        self.settings.azml_home, sid, str(spec.model_name), spec.model_version)
+                    self.inputs[(sid, name)] = Manifest(
+                        self.hasher.tree_digest(self.models[(sid, name)][1]), {})
 
     def _check_rank_budget(self) -> None:
         """Refuse an MPI step with more ranks than this machine can sensibly start."""
@@ -394,6 +413,9 @@ class LocalRunner:
         for name, spec in step.inputs.items():
             if spec.kind == "datastore":
                 content[name] = {"manifest": self.inputs[(step_id, name)].digest}
+            elif spec.kind == "registered_model":
+                content[name] = {"version": self.models[(step_id, name)][0],
+                                 "manifest": self.inputs[(step_id, name)].digest}
             else:
                 content[name] = {"manifest": self.output_digests[str(spec.step_id)][str(spec.output)]}
         parts = reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
@@ -457,8 +479,13 @@ class LocalRunner:
                                                      paths.inputs))
         env = self._environ(step_id, variables)
         python = str(self.envs[step_id].python) if self.isolated else sys.executable
-        command = launch.step_command(step, args, env, step_dir, python=python,
-                                      root=step_dir / "work")
+        if step.is_parallel:
+            command = launch.parallel_command(step, args, paths.inputs, paths.outputs,
+                                              python=python, root=step_dir / "work",
+                                              logs=step_dir / "logs", flavor=self.flavor)
+        else:
+            command = launch.step_command(step, args, env, step_dir, python=python,
+                                          root=step_dir / "work")
         # the guard writes the combined log (and rank logs) itself, as the output arrives
         record.log = str(step_dir / workspace.STEP_LOG)
         return Job(step_id, record.step_run_id, command.argv, step_dir / "work", env,
@@ -496,6 +523,8 @@ class LocalRunner:
                 if spec.mode == "download":
                     folder = workspace.private_copy(folder, step_dir / "inputs" / name)
                 paths[name] = folder
+            elif spec.kind == "registered_model":
+                paths[name] = self.models[(step_id, name)][1]
             else:
                 paths[name] = Path(self.records[str(spec.step_id)].outputs[str(spec.output)])
         for port, pred in step.order_inputs(self.flavor).items():  # v2: the predecessor's order output

@@ -1,0 +1,290 @@
+"""A ParallelRunStep as an AzureML v2 ``parallel`` node, from plain values, offline.
+
+:class:`ParallelNode` is the plain description (the counterpart of
+:class:`~.spec.Node` for command nodes), :meth:`ParallelNode.from_plan` fills it
+from a planned ParallelRunStep, :func:`parallel_problems` lists what v2 refuses,
+and :func:`build_parallel_node` makes the SDK node with
+``azure.ai.ml.parallel.parallel_run_function`` (azure-ai-ml 1.35.2,
+``entities/_builders/parallel_func.py``), ready to sit in a PipelineJob's ``jobs``
+beside command nodes and to be bound like them (``_bind`` in :mod:`.build`).
+
+The v1 settings map onto v2 as follows (the v2 names from ``parallel_run_function``,
+``RunFunction`` and ``RetrySettings``; docs "CLI (v2) parallel job YAML schema"):
+
+=========================  ===========================================================
+v1 ParallelRunConfig       v2 parallel job
+=========================  ===========================================================
+inputs (partitioned)       ``inputs`` (uri_folder, ro_mount) + ``input_data`` naming one
+side inputs / the model    ``inputs``; a registered model is ``custom_model``
+                           ``azureml:NAME:VERSION`` (or ``azureml:NAME@latest``)
+mini_batch_size            ``mini_batch_size`` (a string)
+error_threshold            ``error_threshold``
+run_max_try                ``retry_settings.max_retries`` ("the number of maximum tries",
+                           the SDK's docstring)
+run_invocation_timeout     ``retry_settings.timeout``
+logging_level              ``logging_level``
+process_count_per_node     ``max_concurrency_per_instance``
+node_count                 ``resources.instance_count``
+output_action append_row   ``task.append_row_to: ${{outputs.NAME}}`` (omitted: summary_only)
+append_row_file_name       no setting of its own: passed as ``--append_row_file_name``
+                           in ``program_arguments``, which reach the same driver
+                           argument parser as v1's (only when not the default)
+arguments                  ``task.program_arguments`` (``${{inputs.X}}`` placeholders)
+allow_reuse                ``is_deterministic``
+=========================  ===========================================================
+
+v2 accepts one partitioned input (``input_data``); several are a problem.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from azml.targets.azureml_v2._sdk import require_sdk
+from azml.targets.azureml_v2.spec import (
+    INPUT_MODES,
+    ComputeSpec,
+    DatastoreInput,
+    EnvironmentSpec,
+    NodeInput,
+    NodeOutput,
+    NodeOutputInput,
+    ParameterInput,
+    SpecProblem,
+    command_bindings,
+    parameter_type,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from azml.plan import PlannedStep
+
+DEFAULT_APPEND_ROW_FILE_NAME = "parallel_run_step.txt"
+LOGGING_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_BATCH_SIZE = re.compile(r"^\d+([kKmMgG][bB])?$")
+
+
+@dataclass(frozen=True)
+class RegisteredModelInput:
+    """A registered model: ``azureml:NAME:VERSION``, or the latest version when None."""
+
+    name: str
+    version: int | None = None
+    mode: str = "ro_mount"
+
+    @property
+    def uri(self) -> str:
+        if self.version is None:
+            return f"azureml:{self.name}@latest"
+        return f"azureml:{self.name}:{self.version}"
+
+
+ParallelInput = NodeInput | RegisteredModelInput
+
+
+@dataclass(frozen=True)
+class ParallelNode:
+    """One parallel node: a ParallelRunStep, with every setting explicit.
+
+    Attributes:
+        input_data: the input split into mini-batches (one of ``inputs``).
+        append_row_to: the output the rows go to; None is ``summary_only``.
+        program_arguments: the entry script's arguments, placeholders as
+            ``${{inputs.NAME}}`` / ``${{outputs.NAME}}`` (quoted as for a command).
+        max_retries: v1's ``run_max_try`` (tries, not retries).
+        timeout: v1's ``run_invocation_timeout`` in seconds.
+    """
+
+    name: str
+    display_name: str
+    code: Path
+    entry_script: str
+    program_arguments: str
+    environment: EnvironmentSpec
+    compute: ComputeSpec
+    input_data: str
+    inputs: Mapping[str, ParallelInput]
+    outputs: Mapping[str, NodeOutput] = field(default_factory=dict)
+    append_row_to: str | None = None
+    append_row_file_name: str = DEFAULT_APPEND_ROW_FILE_NAME
+    mini_batch_size: str = "10"
+    error_threshold: int = -1
+    max_retries: int = 3
+    timeout: int = 60
+    logging_level: str = "INFO"
+    max_concurrency_per_instance: int = 1
+    environment_variables: Mapping[str, str] = field(default_factory=dict)
+    is_deterministic: bool = True
+    after: tuple[str, ...] = ()
+
+    @classmethod
+    def from_plan(cls, planned: PlannedStep, *, name: str, inputs: Mapping[str, NodeInput],
+                  outputs: Mapping[str, NodeOutput], environment: EnvironmentSpec,
+                  compute: ComputeSpec, program_arguments: str,
+                  after: tuple[str, ...] = ()) -> ParallelNode:
+        """The node of a planned ParallelRunStep.
+
+        ``inputs``/``outputs``/``environment``/``compute``/``program_arguments`` are
+        translated as for a command node; the model input, when it is a registered
+        model, is added here (the command translation has no such input).
+        """
+        settings = planned.parallel
+        if settings is None:
+            raise ValueError(f"step {planned.id} is not a ParallelRunStep")
+        bound: dict[str, ParallelInput] = dict(inputs)
+        model = planned.inputs.get(planned.model_input or "")
+        if model is not None and model.kind == "registered_model":
+            bound[model.name] = RegisteredModelInput(str(model.model_name), model.model_version)
+        partitioned = planned.partitioned_inputs
+        return cls(
+            name=name, display_name=planned.name, code=planned.source_directory,
+            entry_script=planned.script, program_arguments=program_arguments,
+            environment=environment, compute=compute,
+            input_data=partitioned[0] if partitioned else "", inputs=bound, outputs=dict(outputs),
+            append_row_to=planned.output_name if settings.output_action == "append_row" else None,
+            append_row_file_name=settings.append_row_file_name,
+            mini_batch_size=settings.mini_batch_size, error_threshold=settings.error_threshold,
+            max_retries=settings.run_max_try, timeout=settings.run_invocation_timeout,
+            logging_level=settings.logging_level,
+            max_concurrency_per_instance=planned.processes_per_node,
+            environment_variables=dict(planned.environment_variables),
+            is_deterministic=planned.allow_reuse, after=after)
+
+    @property
+    def task_arguments(self) -> str:
+        """``program_arguments`` as sent: with ``--append_row_file_name`` unless the default."""
+        if self.append_row_to is None or self.append_row_file_name == DEFAULT_APPEND_ROW_FILE_NAME:
+            return self.program_arguments
+        extra = f"--append_row_file_name {self.append_row_file_name}"
+        return f"{self.program_arguments} {extra}".strip()
+
+
+def parallel_problems(node: ParallelNode, partitioned: tuple[str, ...] = ()) -> list[SpecProblem]:
+    """What AzureML v2 refuses in ``node``; ``partitioned`` are the plan's partitioned inputs."""
+    at, problems = node.name, []
+    if len(partitioned) > 1:
+        problems.append(SpecProblem(at, "inputs", f"a v2 parallel job splits one input into "
+                                    f"mini-batches, this step has {len(partitioned)} "
+                                    f"({', '.join(partitioned)}); merge them into one folder"))
+    source = node.inputs.get(node.input_data)
+    if not isinstance(source, (DatastoreInput, NodeOutputInput)):
+        problems.append(SpecProblem(at, "input_data", f"{node.input_data!r} must name a folder input "
+                                    "of the node (a datastore path or another node's output)"))
+    if node.append_row_to is not None and node.append_row_to not in node.outputs:
+        problems.append(SpecProblem(at, "append_row_to", f"{node.append_row_to!r} is not an output"))
+    for name, value in node.inputs.items():
+        if not isinstance(value, ParameterInput) and value.mode not in INPUT_MODES:
+            problems.append(SpecProblem(at, f"inputs.{name}.mode", f"must be one of {INPUT_MODES}"))
+    for kind, name in sorted(command_bindings(node.program_arguments)):
+        if name not in (node.inputs if kind == "inputs" else node.outputs):
+            problems.append(SpecProblem(at, "program_arguments", f"refers to ${{{{{kind}.{name}}}}}, "
+                                        "which the node does not declare"))
+    if not _BATCH_SIZE.match(node.mini_batch_size):
+        problems.append(SpecProblem(at, "mini_batch_size", "a number of files, or a size such as 10MB"))
+    if node.logging_level not in LOGGING_LEVELS:
+        problems.append(SpecProblem(at, "logging_level", f"must be one of {LOGGING_LEVELS}"))
+    if node.compute.cluster is None and not node.compute.instance_type:
+        problems.append(SpecProblem(at, "compute.vm_size", "serverless compute needs a VM size "
+                                    "(instance_type); set compute.vm_size or name a cluster"))
+    return problems
+
+
+def build_parallel_node(node: ParallelNode, ports: tuple[list[str], list[str]] = ([], []),
+                        parameters: Mapping[str, Any] | None = None) -> Any:
+    """The SDK ``Parallel`` node; ``ports`` are the order ports (:func:`~.spec.order_ports`),
+    ``parameters`` the pipeline inputs' defaults (for the types of parameter inputs)."""
+    require_sdk()
+    from azure.ai.ml import Input, Output
+    from azure.ai.ml.entities import Environment
+    from azure.ai.ml.entities._job.parallel.retry_settings import RetrySettings
+    from azure.ai.ml.parallel import RunFunction, parallel_run_function
+
+    inputs = {name: _input(source, parameters or {}) for name, source in node.inputs.items()}
+    for name in ports[0]:
+        inputs[name] = Input(type="uri_folder", mode="direct")
+    outputs = {name: Output(type="uri_folder", path=out.uri, mode=out.mode)
+               for name, out in node.outputs.items()}
+    for name in ports[1]:
+        outputs[name] = Output(type="uri_folder", mode="rw_mount")
+    env = node.environment
+    task = RunFunction(
+        code=str(Path(node.code).resolve()), entry_script=node.entry_script,
+        program_arguments=node.task_arguments,
+        append_row_to=f"${{{{outputs.{node.append_row_to}}}}}" if node.append_row_to else None,
+        environment=Environment(image=env.image,
+                                conda_file=dict(env.conda_file) if env.conda_file else None))
+    c = node.compute
+    built = parallel_run_function(
+        name=node.name, display_name=node.display_name, inputs=inputs, outputs=outputs,
+        input_data=f"${{{{inputs.{node.input_data}}}}}", mini_batch_size=node.mini_batch_size,
+        error_threshold=node.error_threshold, logging_level=node.logging_level,
+        # the SDK checks for RetrySettings (or a dict), whatever its annotation says
+        retry_settings=RetrySettings(max_retries=node.max_retries,  # type: ignore[arg-type]
+                                     timeout=node.timeout),
+        max_concurrency_per_instance=node.max_concurrency_per_instance,
+        instance_count=c.instance_count, instance_type=c.instance_type if c.cluster is None else None,
+        environment_variables=dict(node.environment_variables) or None, task=task,
+        is_deterministic=node.is_deterministic)
+    if c.cluster is not None:
+        built.compute = c.cluster
+    return built
+
+
+def _input(source: ParallelInput, parameters: Mapping[str, Any]) -> Any:
+    from azure.ai.ml import Input
+
+    if isinstance(source, RegisteredModelInput):
+        return Input(type="custom_model", path=source.uri, mode=source.mode)
+    if isinstance(source, ParameterInput):
+        return Input(type=parameter_type(parameters.get(source.parameter)) or "string")
+    if isinstance(source, DatastoreInput):
+        return Input(type="uri_folder", path=source.uri, mode=source.mode)
+    return Input(type="uri_folder", mode=source.mode)
+
+
+def parallel_view(node: ParallelNode) -> dict[str, Any]:
+    """The settings of ``node`` as :func:`parallel_job_view` reads them from a job."""
+    return {
+        "type": "parallel", "display_name": node.display_name,
+        "code": str(Path(node.code).resolve()), "entry_script": node.entry_script,
+        "program_arguments": node.task_arguments,
+        "append_row_to": f"${{{{outputs.{node.append_row_to}}}}}" if node.append_row_to else None,
+        "input_data": f"${{{{inputs.{node.input_data}}}}}", "mini_batch_size": node.mini_batch_size,
+        "error_threshold": node.error_threshold, "logging_level": node.logging_level,
+        "retry_settings": {"max_retries": node.max_retries, "timeout": node.timeout},
+        "max_concurrency_per_instance": node.max_concurrency_per_instance,
+        "instance_count": node.compute.instance_count,
+        "compute": node.compute.cluster, "image": node.environment.image,
+        "environment_variables": dict(node.environment_variables),
+        "is_deterministic": node.is_deterministic,
+        "models": {k: v.uri for k, v in node.inputs.items() if isinstance(v, RegisteredModelInput)},
+    }
+
+
+def parallel_job_view(data: Mapping[str, Any], base: str | Path = ".") -> dict[str, Any]:
+    """The same view of one node of ``PipelineJob._to_dict()["jobs"]`` (built or loaded)."""
+    component = data.get("component") or {}
+    task = data.get("task") or component.get("task") or {}
+    code = Path(str(task.get("code")))
+    retry = data.get("retry_settings") or component.get("retry_settings") or {}
+    inputs = data.get("inputs") or {}
+    return {
+        "type": data.get("type"), "display_name": component.get("display_name"),
+        "code": str((Path(base) / code).resolve() if not code.is_absolute() else code),
+        "entry_script": task.get("entry_script"), "program_arguments": task.get("program_arguments"),
+        "append_row_to": task.get("append_row_to"), "input_data": data.get("input_data"),
+        "mini_batch_size": data.get("mini_batch_size"), "error_threshold": data.get("error_threshold"),
+        "logging_level": data.get("logging_level"),
+        "retry_settings": {"max_retries": retry.get("max_retries"), "timeout": retry.get("timeout")},
+        "max_concurrency_per_instance": data.get("max_concurrency_per_instance"),
+        "instance_count": (data.get("resources") or {}).get("instance_count", 1),
+        "compute": (str(data["compute"]).removeprefix("azureml:") if data.get("compute") else None),
+        "image": (task.get("environment") or {}).get("image"),
+        "environment_variables": dict(data.get("environment_variables") or {}),
+        "is_deterministic": component.get("is_deterministic", True),
+        "models": {k: v.get("path") for k, v in inputs.items()
+                   if isinstance(v, dict) and v.get("type") == "custom_model"},
+    }
