@@ -273,13 +273,15 @@ class DatasetNotFoundError(AzmlError):
 
     exit_code = 3
 
-    def __init__(self, name: str, version: int | None, known: Sequence[str] = ()) -> None:
+    def __init__(self, name: str, version: int | None, known: Sequence[str] = (),
+                 where: str = "the local dataset registry") -> None:
         self.name = name
         self.version = version
         self.known = tuple(known)
         what = f"dataset '{name}'" + (f" version {version}" if version is not None else "")
-        listed = f" (registered: {', '.join(self.known)})" if self.known else " (none registered)"
-        super().__init__(f"no {what} in the local dataset registry{listed}")
+        listed = f" (registered: {', '.join(self.known)})" if self.known else (
+            " (none registered)" if where == "the local dataset registry" else "")
+        super().__init__(f"no {what} in {where}{listed}")
 class StepEnvironmentError(AzmlError):
     """A step's Python environment cannot be resolved or built from its requirements.
 

@@ -65,6 +65,9 @@ def _inputs(step: PlannedStep, settings: Settings) -> str:
         if spec.kind == "datastore":
             local = settings.datastore_root / str(spec.datastore) / str(spec.path)
             parts.append(f"{name} <- datastore {spec.datastore}:{spec.path} ({spec.mode}; locally {_rel(local)})")
+        elif spec.kind == "dataset":
+            version = spec.version if spec.version is not None else "latest"
+            parts.append(f"{name} <- dataset {spec.dataset} version {version} ({spec.mode})")
         else:
             parts.append(f"{name} <- {spec.step_id}.{spec.output}")
     return "; ".join(parts)

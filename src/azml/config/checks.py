@@ -361,7 +361,8 @@ def _data_references(doc: Document, sid: str) -> Iterator[tuple[str, str, Any]]:
     if isinstance(name, str) and isinstance(where, str):
         yield f"{sid}.input_datareference_name", name, (doc.datastore_for(sid), where)
     for key, spec in _dict(fields.get("inputs")).items():
-        if isinstance(spec, dict):
+        # A dataset input's name is the step's own (as_named_input), not a data reference.
+        if isinstance(spec, dict) and "dataset" not in spec:
             yield f"{sid}.inputs.{key}", key, (spec.get("datastore"), spec.get("path"))
 
 

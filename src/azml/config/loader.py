@@ -19,6 +19,7 @@ from azml.config.model import (
     ModelRegistration,
     ParallelSettings,
     ComputeSpec,
+    DatasetInput,
     DatastoreInput,
     InputSpec,
     PipelineConfig,
@@ -124,6 +125,8 @@ def _build_step(doc: Document, sid: str, f: dict[str, Any], previous: StepConfig
         if isinstance(spec, str):
             up, out = spec.split(".", 1)
             inputs[name] = StepOutputInput(up, out)
+        elif "dataset" in spec:
+            inputs[name] = DatasetInput(spec["dataset"], spec.get("version"), spec.get("mode", "mount"))
         else:
             inputs[name] = DatastoreInput(spec["datastore"], spec["path"], spec.get("mode", "mount"), name)
     original_input = None

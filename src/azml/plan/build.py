@@ -17,6 +17,7 @@ from azml.config.arguments import Arg, InputArg, LiteralArg, OutputArg, parse_ar
 from azml.config.graph import topological_order
 from azml.config.model import (
     ComputeSpec,
+    DatasetInput,
     DatastoreInput,
     ParamValue,
     PipelineConfig,
@@ -127,6 +128,9 @@ def _input_bindings(step: StepConfig) -> dict[str, InputBinding]:
         if isinstance(spec, DatastoreInput):
             bindings[name] = InputBinding(name, "datastore", spec.reference_name or name,
                                           spec.mode, datastore=spec.datastore, path=spec.path)
+        elif isinstance(spec, DatasetInput):
+            bindings[name] = InputBinding(name, "dataset", name, spec.mode,
+                                          dataset=spec.dataset, version=spec.version)
         else:
             # The original form handed over the upstream PipelineData itself.
             port = spec.output if name == step.original_input else name

@@ -17,6 +17,7 @@ from azml.plan.contract import (
     InputBinding,
     OutputBinding,
     Variable,
+    dataset_list_variable,
     input_variable,
     output_variable,
     parameter_variable,
@@ -109,7 +110,8 @@ class PlannedStep:
                   for b in self.outputs.values()]
         found += [Variable(parameter_variable(n, flavor), "parameter", n)
                   for n in self.referenced_parameters()]
-        return found
+        datasets = dataset_list_variable(self.inputs.values(), flavor)
+        return found + [datasets] if datasets else found
 
     def command_line(self) -> list[str]:
         """``python SCRIPT ARGS`` with placeholders visible."""

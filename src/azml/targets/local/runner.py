@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError
 from azml.targets.local import contract, ids, launch, procs, reuse, snapshot, workspace
+from azml.targets.local.datasets import ResolvedDataset, resolve_inputs
 from azml.targets.local.display import Display
 from azml.targets.local.executor import Handle, Job, ProcessExecutor
 from azml.targets.local.hashing import Hasher, Manifest, list_files
@@ -122,6 +123,7 @@ class LocalRunner:
         self.envs: dict[str, Env] = {}
         self.snapshots: dict[str, snapshot.Snapshot] = {}
         self.inputs: dict[tuple[str, str], Manifest] = {}
+        self.datasets: dict[tuple[str, str], ResolvedDataset] = {}
         self.flavor: Flavor = flavor
         self._warned_env = False
         self.parts: dict[str, dict[str, Any]] = {}
@@ -144,6 +146,7 @@ class LocalRunner:
             missing = workspace.missing_inputs(self.plan, root)
         if missing:
             raise DataNotFoundError(missing)
+        self.datasets = resolve_inputs(self.plan, self.settings, pull=pull, out=self.out)
         skip = (self.settings.azml_home, root)
         no_limit = bool(os.environ.get(snapshot.NO_FILE_LIMIT_VARIABLE))
         by_source: dict[Path, snapshot.Snapshot] = {}
@@ -154,8 +157,9 @@ class LocalRunner:
                 by_source[src] = snapshot.scan(sid, src, self.hasher, skip=skip, no_file_limit=no_limit)
             self.snapshots[sid] = by_source[src]
             for name, spec in step.inputs.items():
-                if spec.kind == "datastore":
-                    folder = workspace.datastore_folder(root, spec)
+                if spec.kind in ("datastore", "dataset"):
+                    folder = (self.datasets[(sid, name)].path if spec.kind == "dataset"
+                              else workspace.datastore_folder(root, spec))
                     if folder not in by_folder:
                         by_folder[folder] = Manifest(self.hasher.tree_digest(folder), {})
                     self.inputs[(sid, name)] = by_folder[folder]
@@ -353,6 +357,9 @@ class LocalRunner:
         for name, spec in step.inputs.items():
             if spec.kind == "datastore":
                 content[name] = {"manifest": self.inputs[(step_id, name)].digest}
+            elif spec.kind == "dataset":
+                content[name] = {"manifest": self.inputs[(step_id, name)].digest,
+                                 "resolved": self.datasets[(step_id, name)].found.version}
             else:
                 content[name] = {"from": self.producer[str(spec.step_id)]}
         return reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
@@ -444,6 +451,10 @@ class LocalRunner:
                 if spec.mode == "download":
                     folder = workspace.private_copy(folder, step_dir / "inputs" / name)
                 paths[name] = folder
+            elif spec.kind == "dataset":  # download: a private copy, as for a data reference
+                folder = self.datasets[(step_id, name)].path
+                paths[name] = (workspace.private_copy(folder, step_dir / "inputs" / name)
+                               if spec.mode == "download" else folder)
             else:
                 paths[name] = Path(self.records[str(spec.step_id)].outputs[str(spec.output)])
         return paths
