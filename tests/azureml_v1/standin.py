@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import urlsplit, parse_qs
 
+from standin_ops import advance, install_ops_routes
+
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "azml-rg"
 WORKSPACE = "azml-ws"
@@ -61,6 +63,9 @@ class StandIn:
         self.cancel_sticks = False
         #: log files of runs: run id -> {log name: text}, served as the run's logFiles
         self.logs: dict[str, dict[str, str]] = {}
+        #: scripted progress of runs: each read of a run's details applies the next stage
+        #: (see standin_ops.advance)
+        self.stages: dict[str, list[dict[str, Any]]] = {}
         self.routes: list[Route] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -512,8 +517,10 @@ def install_routes(svc: StandIn) -> StandIn:
         run = st["runs"].get(rid)
         if run is None:
             return 404, {"error": {"code": "UserError", "message": f"Run {rid} not found"}}
+        advance(svc, rid)
         svc.observe(run)
         return 200, {"runId": rid, "status": run["status"], "target": run["target"],
+                     "startTimeUtc": run.get("startTimeUtc"), "endTimeUtc": run.get("endTimeUtc"),
                      "properties": run["properties"], "logFiles": {}, "warnings": []}
 
     @svc.route("GET", r"/artifact/v2\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
@@ -549,6 +556,7 @@ def install_routes(svc: StandIn) -> StandIn:
         return 200, {k: v for k, v in run.items() if k != "experiment"}
 
     _install_model_routes(svc)
+    install_ops_routes(svc, _WS)
     return svc
 
 
