@@ -307,3 +307,14 @@ class StepEnvironmentError(AzmlError):
         users = f" (steps: {', '.join(self.steps)})" if self.steps else ""
         tail = f" {advice}" if advice else ""
         super().__init__(f"{head}{line}{reason}{users}.{tail}")
+
+
+class ScheduleNotFoundError(AzmlError):
+    """No schedule has the given name or id."""
+
+    exit_code = 3
+
+    def __init__(self, name: str, where: str, known: Sequence[str] = ()) -> None:
+        self.name = name
+        listed = f" (schedules: {', '.join(known)})" if known else " (there are none)"
+        super().__init__(f"no schedule named or with id '{name}' in {where}{listed}")

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import urlsplit, parse_qs
 
-from standin_ops import advance, install_ops_routes
+from standin_ops import advance, install_ops_routes, install_publish_routes
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "azml-rg"
@@ -557,6 +557,7 @@ def install_routes(svc: StandIn) -> StandIn:
 
     _install_model_routes(svc)
     install_ops_routes(svc, _WS)
+    install_publish_routes(svc, _WS)
     return svc
 
 

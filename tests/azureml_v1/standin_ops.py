@@ -72,3 +72,108 @@ def install_ops_routes(svc: Any, ws: str) -> None:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def install_publish_routes(svc: Any, ws: str) -> None:
+    """Published pipelines, pipeline endpoints and schedules (the pipelines service).
+
+    Entities carry the keys of the SDK's models (PipelineEntity, PipelineEndpointEntity
+    with its PipelineVersionList, PipelineScheduleEntity with Recurrence); the REST
+    endpoints the service hands out are its submit routes, ``PipelineRuns/PipelineSubmit/
+    <pipeline id>`` and ``PipelineRuns/PipelineEndpointSubmit/Id/<endpoint id>``.
+    """
+    st = svc.state
+    for key in ("pipelines", "pipeline_endpoints", "schedules"):
+        st.setdefault(key, {})
+
+    def scope(call: Any) -> str:
+        return svc.base_url + call.path.split("/Pipeline")[0].split("/Schedules")[0]
+
+    def missing(what: str) -> tuple[int, Any]:
+        return 404, {"error": {"code": "NotFound", "message": f"{what} not found"}}
+
+    @svc.route("POST", ws + r"/Pipelines/Create")
+    def create_pipeline(call: Any, **_: str) -> tuple[int, Any]:
+        body = call.body or {}
+        pid = new_id()
+        defaults = {p["Name"]: p.get("DefaultValue") for p in
+                    (body.get("GraphInterface") or {}).get("Parameters") or []}
+        st["pipelines"][pid] = {
+            "Id": pid, "Name": body.get("Name"), "Description": body.get("Description"),
+            "Version": body.get("Version"), "GraphId": new_id(), "EntityStatus": "Active",
+            "TotalRunSteps": len((body.get("Graph") or {}).get("ModuleNodes") or []),
+            "ParameterAssignments": defaults, "Graph": body.get("Graph"),
+            "ContinueRunOnStepFailure": body.get("ContinueRunOnStepFailure"),
+            "Url": f"{scope(call)}/PipelineRuns/PipelineSubmit/{pid}",
+            "CreatedDate": "2024-01-01T00:00:00Z"}
+        return 200, {k: v for k, v in st["pipelines"][pid].items() if k != "Graph"}
+
+    @svc.route("GET", ws + r"/Pipelines/(?P<pid>[0-9a-f-]{36})")
+    def get_pipeline(call: Any, pid: str, **_: str) -> tuple[int, Any]:
+        found = st["pipelines"].get(pid)
+        return (200, {k: v for k, v in found.items() if k != "Graph"}) if found else missing("pipeline")
+
+    @svc.route("GET", ws + r"/PipelineEndpoints/Name")
+    def endpoint_by_name(call: Any, **_: str) -> tuple[int, Any]:
+        name = (call.query.get("Name") or [""])[0]
+        for found in st["pipeline_endpoints"].values():
+            if found["Name"] == name:
+                return 200, found
+        return missing(f"pipeline endpoint {name}")
+
+    @svc.route("GET", ws + r"/PipelineEndpoints/Id/(?P<eid>[0-9a-f-]{36})")
+    def endpoint_by_id(call: Any, eid: str, **_: str) -> tuple[int, Any]:
+        found = st["pipeline_endpoints"].get(eid)
+        return (200, found) if found else missing("pipeline endpoint")
+
+    @svc.route("POST", ws + r"/PipelineEndpoints/Create")
+    def create_endpoint(call: Any, **_: str) -> tuple[int, Any]:
+        body = call.body or {}
+        eid = new_id()
+        st["pipeline_endpoints"][eid] = {
+            "Id": eid, "Name": body.get("Name"), "Description": body.get("Description"),
+            "DefaultVersion": "0", "PipelineVersionList": [{"Version": "0", "PipelineId": body.get("PipelineId")}],
+            "Url": f"{scope(call)}/PipelineRuns/PipelineEndpointSubmit/Id/{eid}", "EntityStatus": "Active",
+            "Properties": body.get("Properties") or {}, "tags": {}}
+        return 200, st["pipeline_endpoints"][eid]
+
+    @svc.route("PUT", ws + r"/PipelineEndpoints/(?P<eid>[0-9a-f-]{36})")
+    def update_endpoint(call: Any, eid: str, **_: str) -> tuple[int, Any]:
+        if eid not in st["pipeline_endpoints"]:
+            return missing("pipeline endpoint")
+        st["pipeline_endpoints"][eid].update(call.body or {})
+        return 200, st["pipeline_endpoints"][eid]
+
+    install_schedule_routes(svc, ws)
+
+
+def install_schedule_routes(svc: Any, ws: str) -> None:
+    """``Schedules/Create``, ``Schedules?activeOnly=`` (a plain list), ``Schedules/<id>`` (GET, PUT)."""
+    st = svc.state
+
+    @svc.route("POST", ws + r"/Schedules/Create")
+    def create_schedule(call: Any, **_: str) -> tuple[int, Any]:
+        body = dict(call.body or {})
+        sid = new_id()
+        body.update(Id=sid, EntityStatus="Active", ProvisioningStatus="Completed",
+                    CreatedDate="2024-01-01T00:00:00Z", Etag=new_id())
+        st["schedules"][sid] = body
+        return 200, body
+
+    @svc.route("GET", ws + r"/Schedules")
+    def list_schedules(call: Any, **_: str) -> tuple[int, Any]:
+        active = (call.query.get("activeOnly") or ["true"])[0].lower() == "true"
+        found = [s for s in st["schedules"].values() if not active or s["EntityStatus"] == "Active"]
+        return 200, found  # the SDK deserializes '[PipelineScheduleEntity]' (a plain list)
+
+    @svc.route("GET", ws + r"/Schedules/(?P<sid>[0-9a-f-]{36})")
+    def get_schedule(call: Any, sid: str, **_: str) -> tuple[int, Any]:
+        found = st["schedules"].get(sid)
+        return (200, found) if found else (404, {"error": {"code": "NotFound", "message": "no schedule"}})
+
+    @svc.route("PUT", ws + r"/Schedules/(?P<sid>[0-9a-f-]{36})")
+    def update_schedule(call: Any, sid: str, **_: str) -> tuple[int, Any]:
+        if sid not in st["schedules"]:
+            return 404, {"error": {"code": "NotFound", "message": "no schedule"}}
+        st["schedules"][sid].update(call.body or {})
+        return 200, st["schedules"][sid]
