@@ -23,7 +23,7 @@ from azml.data import storage
 from azml.data.paths import normalize_path
 from azml.data.progress import Progress
 from azml.data.transfer import Cancelled, RemoteFile, download, file_md5
-from azml.errors import AzmlError, StorageError, TransferInterruptedError
+from azml.errors import AzmlError, TransferInterruptedError
 from azml.settings import Settings
 
 WORKERS = 8
@@ -51,8 +51,9 @@ def download_prefix(settings: Settings, location: storage.BlobLocation, prefix: 
     scope = normalize_path(prefix).rstrip("/")
     client = storage.container_client(settings, location, workers=workers, credential=credential)
     blobs = _list(client, settings, location, scope)
-    if not blobs:
-        raise StorageError(location.account, location.container, f"no blobs under '{scope}'")
+    if not blobs:  # an output the step left empty: nothing to fetch, as AzureML shows it
+        dest.mkdir(parents=True, exist_ok=True)
+        return FetchResult(0, 0, 0)
     single = len(blobs) == 1 and blobs[0].name == scope
     targets = {b.name: (dest / Path(b.name).name if single else
                         dest.joinpath(*b.name[len(scope):].lstrip("/").split("/"))) for b in blobs}
@@ -102,3 +103,27 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def datastore_location(settings: Settings, account: str, container: str, *, endpoint: str | None = None,
+                       protocol: str | None = None, key: str | None = None,
+                       sas: str | None = None) -> tuple[storage.BlobLocation, Any]:
+    """Where a workspace's blob datastore is, and the credential to read it with.
+
+    The ``BLOB_*`` account is reached as azml reaches it (``BLOB_ACCOUNT_URL``, its key,
+    SAS or DefaultAzureCredential); another account at ``<protocol>://<account>.blob.
+    <endpoint>`` with the datastore's own key or SAS when the service handed one out,
+    else DefaultAzureCredential. The credential is None when the settings' one applies.
+    """
+    if account == settings.get("BLOB_ACCOUNT_NAME"):
+        mine = storage.blob_location(settings)
+        return storage.BlobLocation(account, container, mine.url, mine.auth), None
+    url = f"{protocol or 'https'}://{account}.blob.{endpoint or 'core.windows.net'}"
+    if key:
+        return storage.BlobLocation(account, container, url, storage.KEY), \
+            {"account_name": account, "account_key": key}
+    if sas:
+        from azure.core.credentials import AzureSasCredential
+
+        return storage.BlobLocation(account, container, url, storage.SAS), AzureSasCredential(sas.lstrip("?"))
+    return storage.BlobLocation(account, container, url, storage.DEFAULT), None

@@ -245,11 +245,15 @@ def _outputs(step_run: Any) -> dict[str, Any]:
 
 def _download_output(settings: Settings, ws: Any, reference: Any, name: str, target: Path,
                      out: TextIO | None) -> dict[str, Any]:
-    from azml.data.fetch import download_prefix
+    from azml.data.fetch import datastore_location, download_prefix
 
     store = _datastore(ws, reference.datastore_name)
-    result = download_prefix(settings, datastore_location(settings, store), reference.path_on_datastore,
-                             target, credential=datastore_credential(settings, store), out=out)
+    location, credential = datastore_location(
+        settings, str(store.account_name), str(store.container_name),
+        endpoint=getattr(store, "endpoint", None), protocol=getattr(store, "protocol", None),
+        key=getattr(store, "account_key", None), sas=getattr(store, "sas_token", None))
+    result = download_prefix(settings, location, reference.path_on_datastore, target,
+                             credential=credential, out=out)
     return {"kind": "output", "name": name, "datastore": reference.datastore_name,
             "path": reference.path_on_datastore, "local": str(target), "files": result.files,
             "bytes": result.bytes}
@@ -262,38 +266,6 @@ def _datastore(ws: Any, name: str) -> Any:
         return Datastore.get(ws, name)
     except Exception as exc:  # noqa: BLE001
         raise AzureServiceError(f"looking up datastore '{name}'", error_text(exc)) from None
-
-
-def datastore_location(settings: Settings, store: Any) -> Any:
-    """Where a blob datastore is: the ``BLOB_*`` container's URL when it is that account
-    (so ``BLOB_ACCOUNT_URL`` applies), else ``https://<account>.blob.<endpoint>``."""
-    from azml.data.storage import DEFAULT, KEY, SAS, BlobLocation
-
-    account, container = str(store.account_name), str(store.container_name)
-    if account == settings.get("BLOB_ACCOUNT_NAME") and settings.get("BLOB_ACCOUNT_URL"):
-        url = str(settings.get("BLOB_ACCOUNT_URL")).rstrip("/")
-    else:
-        url = f"{getattr(store, 'protocol', None) or 'https'}://{account}.blob." \
-              f"{getattr(store, 'endpoint', None) or 'core.windows.net'}"
-    if account == settings.get("BLOB_ACCOUNT_NAME"):
-        auth = KEY if settings.get("BLOB_ACCOUNT_KEY") else SAS if settings.get("BLOB_SAS_TOKEN") else DEFAULT
-    else:
-        auth = KEY if getattr(store, "account_key", None) else SAS if getattr(store, "sas_token", None) \
-            else DEFAULT
-    return BlobLocation(account, container, url, auth)
-
-
-def datastore_credential(settings: Settings, store: Any) -> Any:
-    """The datastore's own key or SAS when it is not the ``BLOB_*`` account (None: azml's)."""
-    if store.account_name == settings.get("BLOB_ACCOUNT_NAME"):
-        return None
-    if getattr(store, "account_key", None):
-        return {"account_name": store.account_name, "account_key": store.account_key}
-    if getattr(store, "sas_token", None):
-        from azure.core.credentials import AzureSasCredential
-
-        return AzureSasCredential(str(store.sas_token).lstrip("?"))
-    return None
 
 
 def _download_logs(step_run: Any, target: Path) -> dict[str, Any]:
