@@ -66,6 +66,8 @@ class StandIn:
         #: scripted progress of runs: each read of a run's details applies the next stage
         #: (see standin_ops.advance)
         self.stages: dict[str, list[dict[str, Any]]] = {}
+        #: injected errors: (method, path fragment, status, body), each answered once
+        self.failures: list[tuple[str, str, int, Any]] = []
         self.routes: list[Route] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -180,6 +182,11 @@ class StandIn:
     def handle(self, call: Call) -> tuple[int, Any]:
         with self.lock:
             self.calls.append(call)
+            for failure in list(self.failures):
+                method, fragment, status, body = failure
+                if call.method == method and fragment.lower() in call.path.lower():
+                    self.failures.remove(failure)
+                    return status, body
         for method, pattern, func in self.routes:
             match = pattern.fullmatch(call.path)
             if match and method == call.method:
