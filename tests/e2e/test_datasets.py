@@ -150,3 +150,29 @@ def test_schema_rejects_a_bad_dataset_input(proj: Project) -> None:
     result = proj.cli("validate", "pipeline_config.json")
     assert result.returncode == 2
     assert "a.inputs.raw_data" in result.stderr
+
+
+def test_original_form_input_dataset_is_the_steps_input(proj: Project) -> None:
+    import shutil
+
+    from tests.e2e.conftest import FIXTURES
+
+    taxi = FIXTURES.parent / "azure" / "taxi"
+    shutil.copytree(taxi / "src", proj.root / "src")
+    shutil.copy(taxi / "pipeline_config.original.json", proj.root / "pipeline_config.json")
+    register(proj, "green_taxi", "g1", ["old"])
+    register(proj, "green_taxi", "g2", ["g1", "g2"])
+    run = proj.run(env_mode="current")
+    assert run.status == "Completed", proj.outputs[-1]
+    copied = Path({s.id: s for s in run.steps}["step2"].outputs["copied_again"])
+    assert sorted(p.read_text() for p in copied.iterdir()) == ["g1", "g2"]
+
+
+def test_original_form_rejects_two_inputs(proj: Project) -> None:
+    proj.script("src/a.py", "")
+    proj.write_config({"s": {"type": "PythonScriptStep", "name": "s", "script": "a.py", "source_directory": "src",
+                             "input_dataset": {"name": "f3"}, "input_datareference_path": "raw",
+                             "input_datareference_name": "raw", "input_dataset_name": "store"}})
+    done = proj.cli("validate", "pipeline_config.json")
+    assert done.returncode == 2
+    assert "s.input_dataset: expected either input_dataset or input_datareference_path/_name" in done.stderr

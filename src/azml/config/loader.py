@@ -138,6 +138,10 @@ def _build_step(doc: Document, sid: str, f: dict[str, Any], previous: StepConfig
             reference_name=f["input_datareference_name"],
         )
         original_input = ORIGINAL_INPUT
+    elif isinstance(f.get("input_dataset"), dict):
+        spec = f["input_dataset"]
+        inputs[ORIGINAL_INPUT] = DatasetInput(spec["name"], spec.get("version"), spec.get("mode", "mount"))
+        original_input = ORIGINAL_INPUT
     elif doc.is_original_form(sid) and previous is not None and previous.original_output:
         inputs[ORIGINAL_INPUT] = StepOutputInput(previous.id, previous.original_output)
         original_input = ORIGINAL_INPUT
