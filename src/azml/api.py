@@ -426,14 +426,17 @@ def azure_logs(run_id: str, *, step: str | None = None, follow: bool = False,
                ws_config: str | None = None, interval: float | None = None) -> list[str]:
     """Print the step's log (``user_logs/std_log*``) of an AzureML run; ``follow`` polls to its end."""
     settings = load_settings(env_file)
-    poll = {} if interval is None else {"poll": interval}
     if azure_target(run_id, target) == "azureml_v1":
         from azml.targets.azureml_v1.operate import stream_logs as v1_logs
+        from azml.targets.azureml_v1.runs import POLL_SECONDS as V1_POLL
 
-        return v1_logs(settings, run_id, step=step, follow=follow, out=out, ws_config=ws_config, **poll)
+        return v1_logs(settings, run_id, step=step, follow=follow, out=out, ws_config=ws_config,
+                       poll=V1_POLL if interval is None else interval)
+    from azml.targets.azureml_v2.jobs import POLL_SECONDS as V2_POLL
     from azml.targets.azureml_v2.operate import stream_logs as v2_logs
 
-    return v2_logs(_v2_workspace(settings, ws_config), run_id, step=step, follow=follow, out=out, **poll)
+    return v2_logs(_v2_workspace(settings, ws_config), run_id, step=step, follow=follow, out=out,
+                   poll=V2_POLL if interval is None else interval)
 
 
 def download(run_id: str, dest: str, *, step: str | None = None, output: str | None = None,

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import BLOB_STUB, FIXTURES, REPO, standin_env, write_ws_config
 from standin import StandIn
 
@@ -32,7 +31,7 @@ def cli(standin: StandIn, tmp_path: Path) -> Any:
     ws = ["--ws-config", str(tmp_path / ".azureml" / "config.json")]
 
     def run(*args: str, cwd: Path = FANIN, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "azml", *args, *ws], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-m", "azml", *args, *ws], capture_output=True, text=True, check=False,
                               cwd=cwd, env={**env, **(extra or {})}, timeout=240)
         assert SECRET not in done.stdout + done.stderr and SP_SECRET not in done.stdout + done.stderr
         return done

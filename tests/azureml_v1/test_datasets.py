@@ -9,11 +9,9 @@ sends it in the graph as a dataset node bound to the step's ``raw_data`` port.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FIXTURES
 from standin import StandIn
 

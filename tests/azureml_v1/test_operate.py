@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FIXTURES
 from standin import StandIn
+
 from tests.azurite.server import ACCOUNT, KEY, Azurite, AzuriteMissing
 
 FANIN = FIXTURES / "azure" / "fanin"

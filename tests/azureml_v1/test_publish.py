@@ -6,7 +6,6 @@ import io
 from typing import Any
 
 import pytest
-
 from conftest import FIXTURES
 from standin import StandIn
 

@@ -28,7 +28,7 @@ def cli(standin: StandIn, settings: Any, tmp_path: Path) -> Any:
     ws = ["--ws-config", str(tmp_path / ".azureml" / "config.json")]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "azml", *args, *ws], capture_output=True, text=True,
+        return subprocess.run([sys.executable, "-m", "azml", *args, *ws], capture_output=True, text=True, check=False,
                               cwd=tmp_path, env=env, timeout=240)
 
     return run

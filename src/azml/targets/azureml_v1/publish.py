@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Mapping, TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 from azml.cron import Cron, Every, v1_recurrence
 from azml.errors import AzureServiceError, ScheduleNotFoundError
@@ -71,7 +72,7 @@ def _endpoint(workspace: Any, name: str, published: Any, description: str) -> An
         with quiet_stdout():
             try:
                 found = PipelineEndpoint.get(workspace=workspace, name=name)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if not _not_found(exc):
                     raise
                 return PipelineEndpoint.publish(workspace=workspace, name=name, pipeline=published,

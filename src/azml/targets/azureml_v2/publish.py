@@ -135,8 +135,9 @@ def example_request(scoring_uri: str, inputs: Any, experiment: str) -> str:
                if getattr(v, "default", None) is not None}
     override = [{EndpointYamlFields.BATCH_JOB_INPUT_DATA: literal},
                 {EndpointYamlFields.BATCH_JOB_PROPERTIES: {"experimentName": experiment}}]
-    body = {"properties": BatchJobSchema(context={BASE_PATH_CONTEXT_KEY: Path("."),
-                                                  PARAMS_OVERRIDE_KEY: override}).load(data={})}
+    schema = BatchJobSchema(context={BASE_PATH_CONTEXT_KEY: Path("."),  # type: ignore[no-untyped-call]
+                                     PARAMS_OVERRIDE_KEY: override})
+    body = {"properties": schema.load(data={})}
     return ("curl -X POST " + json.dumps(scoring_uri) +
             ' -H "Authorization: Bearer $(az account get-access-token --resource '
             f'{TOKEN_AUDIENCE} --query accessToken -o tsv)" -H "Content-Type: application/json" '
