@@ -176,3 +176,29 @@ def test_original_form_rejects_two_inputs(proj: Project) -> None:
     done = proj.cli("validate", "pipeline_config.json")
     assert done.returncode == 2
     assert "s.input_dataset: expected either input_dataset or input_datareference_path/_name" in done.stderr
+
+
+DATASETS_STEP = """
+import os, sys
+from azureml.core import Run
+run = Run.get_context()
+print("input_datasets", run.input_datasets["raw_data"] == sys.argv[1] == os.environ["raw_data"])
+"""
+
+
+def test_run_input_datasets_names_the_dataset_path(proj: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    from azml.tracking import server
+
+    monkeypatch.setenv("AZML_TRACKING", "on")
+    proj.env = {**proj.env, "AZML_TRACKING": "on", "AZML_TRACKING_IDLE": "60"}
+    register(proj, "green_taxi", "g", ["g1"], version=2)
+    proj.script("src/ds.py", DATASETS_STEP)
+    proj.write_config({"s": _step("s", "ds.py", {"raw_data": {"dataset": "green_taxi", "version": 2}}, [],
+                                  ["${{inputs.raw_data}}"])})
+    try:
+        done = proj.cli("run", "pipeline_config.json", timeout=300)
+    finally:
+        server.stop_server(proj.home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run,) = json.loads(proj.cli("status", "--json").stdout)
+    assert "input_datasets True" in Path(run["steps"][0]["log"]).read_text()
