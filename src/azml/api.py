@@ -6,17 +6,23 @@ load neither the local runner nor azureml.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any, Mapping, Sequence, TextIO, Union
 
-from azml.errors import RunFailedError, RunNotFoundError, SettingsError
+from azml.errors import RunFailedError, RunNotFoundError, SettingsError, UsageError
 from azml.loading import Loaded, load
 from azml.settings import load_settings
 
-__all__ = ["Loaded", "cancel", "construct", "data_list", "data_pull", "data_push", "data_register",
-           "export", "load", "logs", "metrics", "models", "plan", "repair_store", "run", "status",
-           "submit", "ui", "validate"]
+__all__ = ["Loaded", "azure_logs", "azure_status", "cancel", "construct", "data_list", "data_pull",
+           "data_push", "data_register", "download", "export", "load", "logs", "metrics", "models",
+           "plan", "publish", "repair_store", "run", "schedule", "schedules", "status", "submit",
+           "ui", "unschedule", "validate"]
+
+#: Local run ids start with this (azml.targets.local.ids.RUN_PREFIX); others are AzureML's.
+LOCAL_PREFIX = "local_"
 
 #: A config path, or a config already loaded (what the Python façade holds).
 ConfigRef = Union[str, "os.PathLike[str]", Loaded]
@@ -241,11 +247,11 @@ def export(
     """
     from azml.targets.azureml_v2.yaml_io import dump_job
 
-    job = _v2_job(_loaded(config_path, env_file, params), experiment, tags)
+    job = _v2_job_of(_loaded(config_path, env_file, params), experiment, tags)
     return str(dump_job(job, output))
 
 
-def _v2_job(loaded: Loaded, experiment: str, tags: Mapping[str, str] | None) -> Any:
+def _v2_job_of(loaded: Loaded, experiment: str, tags: Mapping[str, str] | None) -> Any:
     """The v2 PipelineJob of a loaded config, checked (ConfigError) and built offline."""
     from azml.targets.azureml_v2.build import build_pipeline_job
     from azml.targets.azureml_v2.translate import check_plan, plan_to_spec
@@ -257,29 +263,24 @@ def _v2_job(loaded: Loaded, experiment: str, tags: Mapping[str, str] | None) -> 
     return build_pipeline_job(spec)
 
 
-def _v2_workspace(env_file: str | None, ws_config: str | None) -> Any:
-    from azml.targets.azureml_v2.workspace import connect
-
-    return connect(load_settings(env_file), ws_config)
-
-
-def status(run_id: str | None = None, *, env_file: str | None = None, target: str = "local",
+def status(run_id: str | None = None, *, env_file: str | None = None, target: str | None = None,
            ws_config: str | None = None) -> Any:
     """Local runs (newest first) or one run, as JSON-ready dicts.
 
-    With ``target="azureml-v2"``: the v2 job ``run_id`` and its child jobs by step.
+    An id that is no local run is an AzureML run or job (see :func:`azure_status`).
     """
-    if is_v2(target):
-        from azml.errors import UsageError
-        from azml.targets.azureml_v2.jobs import job_status
-
-        if not run_id:
-            raise UsageError("--target azureml-v2 needs a job name")
-        return job_status(_v2_workspace(env_file, ws_config), run_id)
     from azml.targets.local import run_status
 
     settings = load_settings(env_file)
-    result = run_status(settings, run_id)
+    if run_id is not None and target is not None:
+        return azure_status(run_id, env_file=env_file, target=target, ws_config=ws_config)
+    try:
+        result = run_status(settings, run_id)
+    except RunNotFoundError:
+        if run_id is None or run_id.startswith(LOCAL_PREFIX):
+            raise
+        with _no_local_run(run_id):
+            return azure_status(run_id, env_file=env_file, target=target, ws_config=ws_config)
     if isinstance(result, dict):
         _add_step_metrics(settings, result)
     return result
@@ -307,26 +308,30 @@ def logs(
     tail: int | None = None,
     env_file: str | None = None,
     out: TextIO | None = None,
-    target: str = "local",
+    target: str | None = None,
     ws_config: str | None = None,
+    interval: float | None = None,
 ) -> None:
-    """Write a local run's logs (one step's, or all; the last ``tail`` lines of each) to ``out``.
+    """Write a run's logs (one step's, or all; the last ``tail`` lines of each) to ``out``:
+    local ids first, then AzureML (``interval``: seconds between polls with ``follow``).
 
     Streams: memory does not depend on the logs' size.
-
-    With ``target="azureml-v2"``: the user logs of v2 job ``run_id`` (a step's child
-    job; with ``step``, the child job of that node of pipeline job ``run_id``).
     """
-    if is_v2(target):
-        from azml.targets.azureml_v2.jobs import child_job_name, job_logs
-
-        workspace = _v2_workspace(env_file, ws_config)
-        name = child_job_name(workspace, run_id, step) if step else run_id
-        job_logs(workspace, name, out or sys.stdout)
-        return
     from azml.targets.local import stream_logs
 
-    stream_logs(load_settings(env_file), run_id, step=step, follow=follow, tail=tail, out=out or sys.stdout)
+    if target is not None:
+        azure_logs(run_id, step=step, follow=follow, env_file=env_file, out=out, target=target,
+                   ws_config=ws_config, interval=interval)
+        return
+    try:
+        stream_logs(load_settings(env_file), run_id, step=step, follow=follow, tail=tail,
+                    out=out or sys.stdout)
+    except RunNotFoundError:
+        if run_id.startswith(LOCAL_PREFIX):
+            raise
+        with _no_local_run(run_id):
+            azure_logs(run_id, step=step, follow=follow, env_file=env_file, out=out, target=target,
+                       ws_config=ws_config, interval=interval)
 
 
 def repair_store(*, env_file: str | None = None) -> str:
@@ -343,34 +348,32 @@ def cancel(
     env_file: str | None = None,
     ws_config: str | None = None,
     timeout: float = 300.0,
-    target: str = "auto",
+    target: str | None = None,
 ) -> str:
     """Cancel a run or one step run: local ids first, then AzureML. Returns a sentence.
 
-    With ``target="azureml-v2"``: the v2 job ``run_id`` (a pipeline job or a child job;
-    with ``step_id``, that node's child job).
+    An id that is no local run is an AzureML v1 run (a GUID) or v2 job (any other
+    name) unless ``target`` says which; with ``step_id``, that step's run or child job.
     """
-    if target != "auto" and is_v2(target):
-        from azml.targets.azureml_v2.jobs import cancel_job, child_job_name
-
-        workspace = _v2_workspace(env_file, ws_config)
-        name = child_job_name(workspace, run_id, step_id) if step_id else run_id
-        return cancel_job(workspace, name, timeout=timeout)
-    from azml.targets.local import cancel_local
-
     settings = load_settings(env_file)
-    try:
-        return cancel_local(settings, run_id, step_id=step_id)
-    except RunNotFoundError:
-        pass
-    from azml.targets.azureml_v1 import cancel_run
+    if target is None:
+        from azml.targets.local import cancel_local
 
-    try:
+        try:
+            return cancel_local(settings, run_id, step_id=step_id)
+        except RunNotFoundError:
+            if run_id.startswith(LOCAL_PREFIX):
+                raise
+    with _no_local_run(run_id):
+        if azure_target(run_id, target) == "azureml_v2":
+            from azml.targets.azureml_v2.jobs import cancel_job, child_job_name
+
+            workspace = _v2_workspace(settings, ws_config)
+            name = child_job_name(workspace, run_id, step_id) if step_id else run_id
+            return cancel_job(workspace, name, timeout=timeout)
+        from azml.targets.azureml_v1 import cancel_run
+
         return cancel_run(settings, run_id, step_id=step_id, ws_config=ws_config, timeout=timeout)
-    except SettingsError as exc:
-        raise RunNotFoundError(
-            run_id, message=f"no local run has id '{run_id}', and AzureML cannot be asked: "
-            f"{exc.problem} ({exc.what}). {exc.advice}") from None
 
 
 
@@ -479,3 +482,197 @@ def data_list(*, name: str | None = None, env_file: str | None = None) -> Any:
     if name is not None:
         get_dataset(settings, name)  # an unknown name is an error listing the known ones
     return [d for d in list_datasets(settings) if name is None or d.name == name]
+
+
+# -- AzureML runs and jobs operated from here (v1 pipeline runs, v2 pipeline jobs) -----------
+
+#: ``--target`` values of the AzureML commands, and the flavor each names
+AZURE_TARGETS = {"azureml-v1": "azureml_v1", "azureml-v2": "azureml_v2"}
+
+
+def azure_target(run_id: str, target: str | None) -> str:
+    """``azureml_v1`` or ``azureml_v2``: ``--target`` when given, else by the id's shape.
+
+    v1 pipeline and step run ids are GUIDs; v2 job names are not (``<adjective>_<noun>_<id>``
+    as the service names them, or the name given), so an id that is a GUID is taken for v1.
+    """
+    if target is not None:
+        if target not in AZURE_TARGETS and target not in AZURE_TARGETS.values():
+            raise UsageError(f"--target {target!r}: expected one of {', '.join(AZURE_TARGETS)}")
+        return AZURE_TARGETS.get(target, target)
+    import uuid
+
+    try:
+        uuid.UUID(run_id)
+    except ValueError:
+        return "azureml_v2"
+    return "azureml_v1"
+
+
+def _v2_workspace(settings: Any, ws_config: str | None) -> Any:
+    from azml.targets.azureml_v2.workspace import connect
+
+    return connect(settings, ws_config)
+
+
+@contextlib.contextmanager
+def _no_local_run(run_id: str) -> Iterator[None]:
+    """Say, when AzureML cannot be asked about an id, that it was no local run either."""
+    try:
+        yield
+    except SettingsError as exc:
+        raise RunNotFoundError(
+            run_id, message=f"no local run has id '{run_id}', and AzureML cannot be asked: "
+            f"{exc.problem} ({exc.what}). {exc.advice}") from None
+
+
+def azure_status(run_id: str, *, env_file: str | None = None, target: str | None = None,
+                 ws_config: str | None = None) -> dict[str, Any]:
+    """An AzureML pipeline run (v1) or pipeline job (v2) with its steps: status, durations,
+    ids, portal link, and the earlier run a reused step took its results from."""
+    settings = load_settings(env_file)
+    if azure_target(run_id, target) == "azureml_v1":
+        from azml.targets.azureml_v1.operate import run_status as v1_status
+
+        return v1_status(settings, run_id, ws_config=ws_config)
+    from azml.targets.azureml_v2.operate import job_record
+
+    return job_record(_v2_workspace(settings, ws_config), run_id)
+
+
+def azure_logs(run_id: str, *, step: str | None = None, follow: bool = False,
+               env_file: str | None = None, out: TextIO | None = None, target: str | None = None,
+               ws_config: str | None = None, interval: float | None = None) -> list[str]:
+    """Print the step's log (``user_logs/std_log*``) of an AzureML run; ``follow`` polls to its end."""
+    settings = load_settings(env_file)
+    if azure_target(run_id, target) == "azureml_v1":
+        from azml.targets.azureml_v1.operate import stream_logs as v1_logs
+        from azml.targets.azureml_v1.runs import POLL_SECONDS as V1_POLL
+
+        return v1_logs(settings, run_id, step=step, follow=follow, out=out, ws_config=ws_config,
+                       poll=V1_POLL if interval is None else interval)
+    from azml.targets.azureml_v2.jobs import POLL_SECONDS as V2_POLL
+    from azml.targets.azureml_v2.operate import stream_logs as v2_logs
+
+    return v2_logs(_v2_workspace(settings, ws_config), run_id, step=step, follow=follow, out=out,
+                   poll=V2_POLL if interval is None else interval)
+
+
+def download(run_id: str, dest: str, *, step: str | None = None, output: str | None = None,
+             logs: bool = True, env_file: str | None = None, target: str | None = None,
+             ws_config: str | None = None, out: TextIO | None = sys.stderr) -> list[dict[str, Any]]:
+    """Download the outputs (or one ``output``) and logs of an AzureML run's steps into ``dest``."""
+    from pathlib import Path
+
+    if run_id.startswith(LOCAL_PREFIX):
+        raise UsageError(f"{run_id} is a local run: its outputs are already on this machine "
+                         f"(`azml status {run_id} --json` shows where)")
+    settings = load_settings(env_file)
+    folder = Path(dest).expanduser()
+    if azure_target(run_id, target) == "azureml_v1":
+        from azml.targets.azureml_v1.operate import download as v1_download
+
+        return v1_download(settings, run_id, folder, step=step, output=output, logs=logs,
+                           ws_config=ws_config, out=out)
+    from azml.targets.azureml_v2.operate import download as v2_download
+
+    return v2_download(_v2_workspace(settings, ws_config), settings, run_id, folder, step=step,
+                       output=output, logs=logs, out=out)
+
+
+def _schedule_spec(cron: str | None, every: str | None) -> tuple[Any, Any]:
+    from azml.cron import parse_cron, parse_every
+
+    if (cron is None) == (every is None):
+        raise UsageError("give exactly one of --cron EXPRESSION and --every INTERVAL")
+    return (parse_cron(cron) if cron else None), (parse_every(every) if every else None)
+
+
+def _v2_job(config: ConfigRef, env_file: str | None, params: Sequence[str],
+            experiment: str = "DEV-train-pipeline") -> Any:
+    """The v2 PipelineJob to publish or schedule: a job YAML (``az ml job create``'s format,
+    read by the SDK), or a config translated from its plan."""
+    from pathlib import Path
+
+    if not isinstance(config, Loaded) and Path(config).suffix in (".yml", ".yaml"):
+        from azml.targets.azureml_v2.yaml_io import load_job_file
+
+        return load_job_file(config)
+    loaded = _loaded(config, env_file, params)
+    print_warnings(loaded, sys.stderr)
+    return _v2_job_of(loaded, experiment, None)
+
+
+def publish(config: ConfigRef, *, name: str, endpoint: str | None = None, target: str = "azureml-v1",
+            env_file: str | None = None, params: Sequence[str] = (), ws_config: str | None = None,
+            compute: str | None = None, out: TextIO | None = None) -> dict[str, Any]:
+    """Publish the pipeline (v1: PublishedPipeline, default of PipelineEndpoint ``endpoint``;
+    v2: pipeline component, default deployment of batch endpoint ``endpoint``); returns the
+    REST endpoint and an example request."""
+    flavor = azure_target("", target)
+    if flavor == "azureml_v1":
+        from azml.targets.azureml_v1.operate import connect_workspace
+        from azml.targets.azureml_v1.publish import publish as v1_publish
+
+        loaded = _loaded(config, env_file, params)
+        print_warnings(loaded, sys.stderr)
+        return v1_publish(loaded.plan, loaded.settings, connect_workspace(loaded.settings, ws_config, None),
+                          name=name, endpoint=endpoint, out=out)
+    from azml.targets.azureml_v2.publish import publish as v2_publish
+
+    job = _v2_job(config, env_file, params)
+    return v2_publish(_v2_workspace(load_settings(env_file), ws_config), job, name=name,
+                      endpoint=endpoint, compute=compute)
+
+
+def schedule(config: ConfigRef, *, name: str, cron: str | None = None, every: str | None = None,
+             experiment: str = "DEV-train-pipeline", endpoint: str | None = None,
+             target: str = "azureml-v1", env_file: str | None = None, params: Sequence[str] = (),
+             ws_config: str | None = None, out: TextIO | None = None) -> dict[str, Any]:
+    """Schedule the pipeline ``--cron`` or ``--every`` (v1 Schedule, v2 JobSchedule)."""
+    cron_spec, every_spec = _schedule_spec(cron, every)
+    flavor = azure_target("", target)
+    if flavor == "azureml_v1":
+        from azml.targets.azureml_v1.operate import connect_workspace
+        from azml.targets.azureml_v1.publish import recurrence, schedule as v1_schedule
+
+        recurrence(cron_spec, every_spec)  # a cron v1 cannot express stops here, before any request
+        loaded = _loaded(config, env_file, params)
+        print_warnings(loaded, sys.stderr)
+        return v1_schedule(loaded.plan, loaded.settings,
+                           connect_workspace(loaded.settings, ws_config, None), name=name,
+                           experiment=experiment, cron=cron_spec, every=every_spec, endpoint=endpoint,
+                           out=out)
+    from azml.targets.azureml_v2.publish import schedule as v2_schedule
+
+    job = _v2_job(config, env_file, params, experiment)
+    return v2_schedule(_v2_workspace(load_settings(env_file), ws_config), job, name=name,
+                       cron=cron_spec, every=every_spec, experiment=experiment)
+
+
+def schedules(*, target: str = "azureml-v1", active_only: bool = True, env_file: str | None = None,
+              ws_config: str | None = None) -> list[dict[str, Any]]:
+    """The workspace's schedules (active ones unless ``active_only`` is False)."""
+    settings = load_settings(env_file)
+    if azure_target("", target) == "azureml_v1":
+        from azml.targets.azureml_v1.operate import connect_workspace
+        from azml.targets.azureml_v1.publish import list_schedules
+
+        return list_schedules(connect_workspace(settings, ws_config, None), active_only=active_only)
+    from azml.targets.azureml_v2.publish import list_schedules as v2_list
+
+    return v2_list(_v2_workspace(settings, ws_config), active_only=active_only)
+
+
+def unschedule(name: str, *, target: str = "azureml-v1", env_file: str | None = None,
+               ws_config: str | None = None) -> dict[str, Any]:
+    """Disable schedule ``name`` (a name, or a v1 schedule id)."""
+    settings = load_settings(env_file)
+    if azure_target("", target) == "azureml_v1":
+        from azml.targets.azureml_v1.operate import connect_workspace
+        from azml.targets.azureml_v1.publish import unschedule as v1_unschedule
+
+        return v1_unschedule(connect_workspace(settings, ws_config, None), name)
+    from azml.targets.azureml_v2.publish import unschedule as v2_unschedule
+
+    return v2_unschedule(_v2_workspace(settings, ws_config), name)

@@ -154,26 +154,29 @@ def _add_export(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_export)
 
 
-def _v2_option(p: argparse.ArgumentParser, default: str) -> None:
-    p.add_argument("--target", choices=(default, "azureml-v2"), default=default,
-                   help="'azureml-v2': RUN_ID is an AzureML SDK v2 job name")
+def _azure_options(p: argparse.ArgumentParser, default: str | None = None) -> None:
+    what = "the AzureML SDK whose run or job the id is (default: v1 for a GUID, else v2)" \
+        if default is None else f"AzureML SDK v1 or v2 (default {default})"
+    p.add_argument("--target", choices=("azureml-v1", "azureml-v2"), default=default, help=what)
+    p.add_argument("--ws-config", metavar="PATH", help="workspace config.json, for AzureML")
 
 
 def _add_status(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_id", nargs="?", help="a local run id (default: list runs)")
+    p.add_argument("run_id", nargs="?", help="a local run id, or an AzureML run/job id (default: list "
+                   "local runs)")
     p.add_argument("--json", action="store_true", help="print JSON")
-    _v2_option(p, "local")
-    p.add_argument("--ws-config", metavar="PATH", help="workspace config.json, for AzureML jobs")
+    _azure_options(p)
     p.set_defaults(handler=_status)
 
 
 def _add_logs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_id", help="a local run id")
+    p.add_argument("run_id", help="a local run id, or an AzureML run/job id")
     p.add_argument("--step", metavar="NAME_OR_ID", help="one step's log (step id, name or step run id)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
     p.add_argument("--tail", type=_natural, metavar="N", help="only the last N lines of each log")
-    _v2_option(p, "local")
-    p.add_argument("--ws-config", metavar="PATH", help="workspace config.json, for AzureML jobs")
+    p.add_argument("--interval", type=float, metavar="SECONDS",
+                   help="AzureML: seconds between polls with --follow (default 5 for v1, 10 for v2)")
+    _azure_options(p)
     p.set_defaults(handler=_logs)
 
 
@@ -183,12 +186,59 @@ def _add_store(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_store)
 
 
+def _add_download(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_id", help="an AzureML pipeline run id (v1) or pipeline job name (v2)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="where to put DIR/<step>/outputs/"
+                   "<output>/ and DIR/<step>/logs/")
+    p.add_argument("--step", metavar="NAME_OR_ID", help="only this step (name or step run id)")
+    p.add_argument("--output", metavar="NAME", help="only this output (and no logs)")
+    p.add_argument("--no-logs", action="store_true", help="outputs only")
+    _azure_options(p)
+    p.set_defaults(handler=_download)
+
+
+def _add_publish(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="path to pipeline_config.json (v2: or a pipeline job YAML)")
+    p.add_argument("--name", required=True, help="published pipeline (v1) / pipeline component (v2) name")
+    p.add_argument("--endpoint", metavar="E", help="v1: pipeline endpoint to make it the default of; "
+                   "v2: batch endpoint (default: the name)")
+    p.add_argument("--compute", metavar="CLUSTER", help="v2: the deployment's default compute cluster")
+    _params(p)
+    _azure_options(p, "azureml-v1")
+    p.set_defaults(handler=_publish)
+
+
+def _add_schedule(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="path to pipeline_config.json (v2: or a pipeline job YAML)")
+    p.add_argument("--name", required=True, help="schedule name (v1 also publishes the pipeline under it)")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", metavar='"M H DOM MON DOW"', help='a cron expression, e.g. "0 2 * * *"')
+    when.add_argument("--every", metavar="N{m,h,d,w}", help="an interval, e.g. 30m, 6h, 1d, 2w")
+    p.add_argument("--experiment", default="DEV-train-pipeline", help="experiment of the scheduled runs")
+    p.add_argument("--endpoint", metavar="E", help="v1: schedule this pipeline endpoint's default version")
+    _params(p)
+    _azure_options(p, "azureml-v1")
+    p.set_defaults(handler=_schedule)
+
+
+def _add_schedules(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true", help="disabled schedules too")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _azure_options(p, "azureml-v1")
+    p.set_defaults(handler=_schedules)
+
+
+def _add_unschedule(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="schedule name (or v1 schedule id)")
+    _azure_options(p, "azureml-v1")
+    p.set_defaults(handler=_unschedule)
+
+
 def _add_cancel(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", help="pipeline run id (local or AzureML)")
     p.add_argument("--step", metavar="STEP_ID", help="cancel only this step run")
-    p.add_argument("--ws-config", metavar="PATH", help="workspace config.json, for AzureML runs")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for a final state")
-    _v2_option(p, "auto")
+    _azure_options(p)
     p.set_defaults(handler=_cancel)
 
 
@@ -293,12 +343,14 @@ def _export(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from azml import api
 
-    result = api.status(args.run_id, env_file=args.env_file, target=args.target, ws_config=args.ws_config)
-    if args.target == "azureml-v2":
-        print(json.dumps(result, indent=2) if args.json else _job_text(result))
-        return 0
+    result = api.status(args.run_id, env_file=args.env_file, target=args.target,
+                        ws_config=args.ws_config)
     if args.json:
         print(json.dumps(result, indent=2))
+    elif isinstance(result, dict) and str(result.get("target", "")).startswith("azureml"):
+        from azml.report import azure_status_text
+
+        print(azure_status_text(result))
     else:
         print(_status_text(result))
     return 0
@@ -308,7 +360,7 @@ def _logs(args: argparse.Namespace) -> int:
     from azml import api
 
     api.logs(args.run_id, step=args.step, follow=args.follow, tail=args.tail, env_file=args.env_file,
-             target=args.target, ws_config=args.ws_config)
+             target=args.target, ws_config=args.ws_config, interval=args.interval)
     return 0
 
 
@@ -319,19 +371,15 @@ def _store(args: argparse.Namespace) -> int:
     return 0
 
 
+    return 0
+
+
 def _cancel(args: argparse.Namespace) -> int:
     from azml import api
 
     print(api.cancel(args.run_id, step_id=args.step, env_file=args.env_file,
                      ws_config=args.ws_config, timeout=args.timeout, target=args.target))
     return 0
-
-
-def _job_text(job: Any) -> str:
-    """An AzureML v2 job and its steps, one line each."""
-    lines = [f"{job['name']}  {job['status']}  ({job['type'] or 'job'})"]
-    lines += [f"  {s['step']:<20} {s['status']:<12} job {s['job']}" for s in job.get("steps", [])]
-    return "\n".join(lines)
 
 
 def _add_data(p: argparse.ArgumentParser) -> None:
@@ -468,6 +516,11 @@ _COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "models": _add_models,
     "data": _add_data,
     "store": _add_store,
+    "download": _add_download,
+    "publish": _add_publish,
+    "schedule": _add_schedule,
+    "schedules": _add_schedules,
+    "unschedule": _add_unschedule,
 }
 _HELP = {
     "validate": "check a pipeline config; print every problem at once",
@@ -475,8 +528,8 @@ _HELP = {
     "run": "run the pipeline locally under AzureML's contract",
     "submit": "submit the pipeline to AzureML",
     "export": "write the AzureML SDK v2 pipeline job as YAML (az ml job create -f)",
-    "status": "show local runs, or one run",
-    "logs": "print a local run's logs",
+    "status": "show local runs, or one run (local or AzureML)",
+    "logs": "print a run's logs (local or AzureML; --follow)",
     "cancel": "cancel a run or one step run (local ids first, then AzureML)",
     "metrics": "metrics of a run per step (local or AzureML); --plot, --compare",
     "ui": "start the MLflow UI for the local store on 127.0.0.1 and print its address",
@@ -484,4 +537,10 @@ _HELP = {
     "data": "pull or push data between blob storage and the local datastore folder; "
             "register and list local datasets",
     "store": "maintain the local run store (repair)",
+    "download": "download an AzureML run's step outputs and logs",
+    "publish": "publish the pipeline to AzureML with a REST endpoint (v1 pipeline endpoint, "
+               "v2 batch endpoint)",
+    "schedule": "run the pipeline on AzureML on a schedule (--cron or --every)",
+    "schedules": "list the AzureML workspace's schedules",
+    "unschedule": "disable an AzureML schedule",
 }

@@ -318,13 +318,15 @@ class DatasetNotFoundError(AzmlError):
 
     exit_code = 3
 
-    def __init__(self, name: str, version: int | None, known: Sequence[str] = ()) -> None:
+    def __init__(self, name: str, version: int | None, known: Sequence[str] = (),
+                 where: str = "the local dataset registry") -> None:
         self.name = name
         self.version = version
         self.known = tuple(known)
         what = f"dataset '{name}'" + (f" version {version}" if version is not None else "")
-        listed = f" (registered: {', '.join(self.known)})" if self.known else " (none registered)"
-        super().__init__(f"no {what} in the local dataset registry{listed}")
+        listed = f" (registered: {', '.join(self.known)})" if self.known else (
+            " (none registered)" if where == "the local dataset registry" else "")
+        super().__init__(f"no {what} in {where}{listed}")
 class StepEnvironmentError(AzmlError):
     """A step's Python environment cannot be resolved or built from its requirements.
 
@@ -350,3 +352,14 @@ class StepEnvironmentError(AzmlError):
         users = f" (steps: {', '.join(self.steps)})" if self.steps else ""
         tail = f" {advice}" if advice else ""
         super().__init__(f"{head}{line}{reason}{users}.{tail}")
+
+
+class ScheduleNotFoundError(AzmlError):
+    """No schedule has the given name or id."""
+
+    exit_code = 3
+
+    def __init__(self, name: str, where: str, known: Sequence[str] = ()) -> None:
+        self.name = name
+        listed = f" (schedules: {', '.join(known)})" if known else " (there are none)"
+        super().__init__(f"no schedule named or with id '{name}' in {where}{listed}")

@@ -1,10 +1,11 @@
-"""Human and JSON renderings of a plan (``azml plan``). Never shows a secret."""
+"""Human and JSON renderings of a plan (``azml plan``) and of AzureML runs. Never shows a secret."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from azml.plan import Plan, PlannedStep
 from azml.settings import REDACTED, Settings, is_secret
@@ -70,6 +71,9 @@ def _inputs(step: PlannedStep, settings: Settings) -> str:
         elif spec.kind == "registered_model":
             version = spec.model_version if spec.model_version is not None else "latest"
             parts.append(f"{name} <- registered model {spec.model_name} version {version}")
+        elif spec.kind == "dataset":
+            version = spec.version if spec.version is not None else "latest"
+            parts.append(f"{name} <- dataset {spec.dataset} version {version} ({spec.mode})")
         else:
             parts.append(f"{name} <- {spec.step_id}.{spec.output}")
     return "; ".join(parts)
@@ -107,3 +111,18 @@ def _rel(path: Path) -> str:
 
 def _quote(text: str) -> str:
     return f"'{text}'" if (not text or any(c.isspace() for c in text)) else text
+
+
+def azure_status_text(record: dict[str, Any]) -> str:
+    """An AzureML run (v1) or job (v2) and its steps: status, duration, id, reuse, portal link."""
+    flavor = "v1 pipeline run" if record.get("target") == "azureml_v1" else "v2 job"
+    lines = [f"{record['run_id']}  {record['status']}  ({flavor})"]
+    if record.get("portal_url"):
+        lines.append(f"  portal: {record['portal_url']}")
+    for step in record.get("steps", []):
+        took = f"{step['duration']:.0f}s" if step.get("duration") is not None else "-"
+        reused = step.get("reused_from")
+        note = f"  reused {reused['run_id']}" + (f" (pipeline run {reused['pipeline_run_id']})"
+                                                 if reused.get("pipeline_run_id") else "") if reused else ""
+        lines.append(f"  {step['name']:<20} {step['status']:<11} {took:>7}  {step['run_id']}{note}")
+    return "\n".join(lines)

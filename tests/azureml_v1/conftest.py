@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -66,6 +67,9 @@ def socket_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 
 @pytest.fixture
 def standin() -> Iterator[StandIn]:
+    # A fresh stand-in holds no snapshots: forget the SDK's record of the last one it sent
+    # to this workspace id (~/.azureml/.projectcontent), or it would send only a diff.
+    shutil.rmtree(Path(os.environ["HOME"]) / ".azureml" / ".projectcontent", ignore_errors=True)
     with install_routes(StandIn()) as service:
         yield service
     assert not service.unknown, f"SDK called routes the stand-in lacks: {service.unknown}"

@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import urlsplit, parse_qs
 
+from standin_ops import advance, install_ops_routes, install_publish_routes
+
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "azml-rg"
 WORKSPACE = "azml-ws"
@@ -53,7 +55,7 @@ class StandIn:
         self.unknown: list[Call] = []
         self.state: dict[str, dict[str, Any]] = {
             "datastores": {}, "datasources": {}, "modules": {}, "graphs": {}, "saved_datasets": {},
-            "pipeline_runs": {}, "runs": {}, "datatypes": {}, "computes": {},
+            "pipeline_runs": {}, "runs": {}, "datatypes": {}, "computes": {}, "registered_datasets": {},
         }
         self.lock = threading.Lock()
         self.run_counter = 0
@@ -61,6 +63,11 @@ class StandIn:
         self.cancel_sticks = False
         #: log files of runs: run id -> {log name: text}, served as the run's logFiles
         self.logs: dict[str, dict[str, str]] = {}
+        #: scripted progress of runs: each read of a run's details applies the next stage
+        #: (see standin_ops.advance)
+        self.stages: dict[str, list[dict[str, Any]]] = {}
+        #: injected errors: (method, path fragment, status, body), each answered once
+        self.failures: list[tuple[str, str, int, Any]] = []
         self.routes: list[Route] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -146,6 +153,27 @@ class StandIn:
             record["status"] = "Canceled"
         return status
 
+    def register_dataset(self, name: str, dataflow_json: str) -> dict[str, Any]:
+        """Register the next version of file dataset ``name``, as the dataset service holds it.
+
+        ``dataflow_json`` is the definition the SDK itself writes (``FileDataset._dataflow
+        .to_json()``); it is saved as the version's saved dataset. Returns the DatasetDto.
+        """
+        with self.lock:
+            versions = self.state["registered_datasets"].setdefault(name, [])
+            dataset_id = versions[0]["datasetId"] if versions else _new_id()
+            saved = _new_id()
+            self.state["saved_datasets"][saved] = {"id": saved, "datasetType": "file", "properties": {},
+                                                   "dataflowJson": dataflow_json}
+            definition = {"datasetId": dataset_id, "versionId": str(len(versions) + 1),
+                          "dataflow": dataflow_json, "savedDatasetId": saved, "properties": {},
+                          "fileType": "None", "createdTime": "2024-01-01T00:00:00Z"}
+            dto = {"datasetId": dataset_id, "name": name, "datasetType": "file", "latest": definition,
+                   "isVisible": True, "tags": {}, "description": None,
+                   "createdTime": "2024-01-01T00:00:00Z", "datasetState": {"state": "active"}}
+            versions.append(dto)
+            return dto
+
     def runs_of(self, parent: str) -> list[dict[str, Any]]:
         return [r for r in self.state["runs"].values() if r.get("parentRunId") == parent]
 
@@ -154,6 +182,11 @@ class StandIn:
     def handle(self, call: Call) -> tuple[int, Any]:
         with self.lock:
             self.calls.append(call)
+            for failure in list(self.failures):
+                method, fragment, status, body = failure
+                if call.method == method and fragment.lower() in call.path.lower():
+                    self.failures.remove(failure)
+                    return status, body
         for method, pattern, func in self.routes:
             match = pattern.fullmatch(call.path)
             if match and method == call.method:
@@ -388,11 +421,24 @@ def install_routes(svc: StandIn) -> StandIn:
         st["saved_datasets"][saved["id"]] = saved
         return 200, saved
 
-    @svc.route("GET", _WS + r"/dataversion/unregistered-(?P<sid>[0-9a-f-]{36})/versions/\d+")
-    def saved_dataset_definition(call: Call, sid: str, **_: str) -> tuple[int, Any]:
-        if sid in st["saved_datasets"]:
+    @svc.route("GET", _WS + r"/dataversion/(?P<name>[^/]+)/versions/(?P<version>[^/]+)")
+    def dataset_definition(call: Call, name: str, version: str, **_: str) -> tuple[int, Any]:
+        """A saved dataset's definition (``unregistered-<saved id>``); the stand-in has no v2
+        data assets, so any other name is 404, as the SDK's fallback lookup expects."""
+        sid = name.removeprefix("unregistered-")
+        if name.startswith("unregistered-") and sid in st["saved_datasets"]:
             return 200, {"legacyDataflow": st["saved_datasets"][sid]["dataflowJson"]}
         return 404, {"error": {"code": "NotFound", "message": "dataset not found"}}
+
+    @svc.route("GET", _WS + r"/datasets/query/name=(?P<name>[^/]+)")
+    def dataset_by_name(call: Call, name: str, **_: str) -> tuple[int, Any]:
+        """``Dataset.get_by_name``: the DatasetDto of one version (latest without versionId)."""
+        versions = st["registered_datasets"].get(name, [])
+        wanted = (call.query.get("versionId") or [None])[0]
+        found = [v for v in versions if wanted is None or v["latest"]["versionId"] == wanted]
+        if not found:
+            return 404, {"error": {"code": "UserError", "message": f"dataset {name} not found"}}
+        return 200, found[-1]
 
     @svc.route("GET", _WS + r"/Modules/(?P<mid>[0-9a-f-]{36})")
     def get_module(call: Call, mid: str, **_: str) -> tuple[int, Any]:
@@ -501,8 +547,10 @@ def install_routes(svc: StandIn) -> StandIn:
         run = st["runs"].get(rid)
         if run is None:
             return 404, {"error": {"code": "UserError", "message": f"Run {rid} not found"}}
+        advance(svc, rid)
         svc.observe(run)
         return 200, {"runId": rid, "status": run["status"], "target": run["target"],
+                     "startTimeUtc": run.get("startTimeUtc"), "endTimeUtc": run.get("endTimeUtc"),
                      "properties": run["properties"], "logFiles": {}, "warnings": []}
 
     @svc.route("GET", r"/artifact/v2\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
@@ -538,6 +586,8 @@ def install_routes(svc: StandIn) -> StandIn:
         return 200, {k: v for k, v in run.items() if k != "experiment"}
 
     _install_model_routes(svc)
+    install_ops_routes(svc, _WS)
+    install_publish_routes(svc, _WS)
     return svc
 
 

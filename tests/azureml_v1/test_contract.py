@@ -31,7 +31,12 @@ def _base_dir(config: Path) -> Path:
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
 def test_local_and_v1_receive_the_same_contract(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from azml.api import load
-    from azml.targets.azureml_v1.builder import build_sdk_steps, offline_datastores, offline_workspace
+    from azml.targets.azureml_v1.builder import (
+        build_sdk_steps,
+        offline_datasets,
+        offline_datastores,
+        offline_workspace,
+    )
     from azml.targets.azureml_v1.describe import _pip_list, structured_arguments
     from azml.targets.local.contract import StepPaths, contract_variables, resolve_arguments
     from azml.targets.local.launch import parallel_command
@@ -39,8 +44,9 @@ def test_local_and_v1_receive_the_same_contract(config: Path, monkeypatch: pytes
     monkeypatch.chdir(_base_dir(config))
     loaded = load(config)
     plan = loaded.plan
-    sdk = build_sdk_steps(plan, loaded.settings,
-                          offline_datastores(offline_workspace(), plan, loaded.settings))
+    workspace = offline_workspace()
+    sdk = build_sdk_steps(plan, loaded.settings, offline_datastores(workspace, plan, loaded.settings),
+                          offline_datasets(workspace, plan))
     assert list(sdk.steps) == list(plan.steps)
     for sid, step in plan.steps.items():
         paths = StepPaths({n: Path(f"/local/in/{sid}/{n}") for n in step.inputs},
@@ -83,10 +89,19 @@ def _sdk_version(args: list[str], value: str) -> list[str]:
 
 
 def _local_value(arg: str, variables: dict[str, Any]) -> str:
-    """A v1 argument with its ``$VARIABLE`` replaced by the value the local target sets."""
+    """A v1 argument with its ``$VARIABLE`` replaced by the value the local target sets.
+
+    A dataset input is ``DatasetConsumptionConfig:NAME`` in the arguments the SDK
+    sends; on the compute it is the path held in ``$NAME`` (``as_named_input``).
+    """
     if arg.startswith("$") and (arg[1:].startswith(("AZUREML_DATAREFERENCE_", "AML_PARAMETER_"))):
         assert arg[1:] in variables, f"{arg} is not a variable the local target sets"
         return str(variables[arg[1:]])
+    if arg.startswith("DatasetConsumptionConfig:"):
+        name = arg.split(":", 1)[1]
+        assert name in variables, f"{arg}: ${name} is not a variable the local target sets"
+        assert f"{name}:" in variables["AZUREML_DATASET_ENVIRONMENT_VARS"]
+        return str(variables[name])
     return arg
 
 
@@ -94,4 +109,5 @@ def test_every_config_was_checked() -> None:
     """The list above is not empty and covers the demo, the seed and the original's own config."""
     names = {str(p.relative_to(REPO)) for p in CONFIGS}
     assert {"configs/pipeline_config.json", "configs/pipeline_config.seed.json",
-            "tests/fixtures/original_project/pipeline_config.json"} <= names
+            "tests/fixtures/original_project/pipeline_config.json",
+            "tests/fixtures/azure/taxi/pipeline_config.json"} <= names

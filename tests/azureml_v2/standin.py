@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from tests.azureml_v2._server import Call, Reply, Server
+from tests.azureml_v2.standin_ops import install_ops
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "azml-rg"
@@ -187,6 +188,7 @@ def _install(svc: StandIn) -> None:
     _install_assets(svc, st)
     _install_blob(svc, st)
     _install_jobs(svc, st)
+    install_ops(svc, st, _WS, _SCOPE, _arm, _not_found)
 
 
 def _install_assets(svc: StandIn, st: dict[str, dict[str, Any]]) -> None:

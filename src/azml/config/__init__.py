@@ -8,6 +8,7 @@ from __future__ import annotations
 from azml.config.loader import load_config
 from azml.config.model import (
     ComputeSpec,
+    DatasetInput,
     DatastoreInput,
     InputSpec,
     PipelineConfig,
@@ -17,6 +18,7 @@ from azml.config.model import (
 
 __all__ = [
     "ComputeSpec",
+    "DatasetInput",
     "DatastoreInput",
     "InputSpec",
     "PipelineConfig",

@@ -124,10 +124,13 @@ class Document:
         return fields.get("type") == "ParallelRunStep" and fields.get("model") is not None
 
     def implied_input(self, sid: str) -> str | None:
-        """``"datastore"`` or the previous step id when the original keys imply an input."""
+        """``"datastore"``, ``"dataset"`` or the previous step id when the original keys imply
+        an input."""
         fields = self.step(sid)
         if "input_datareference_path" in fields or "input_datareference_name" in fields:
             return "datastore"
+        if "input_dataset" in fields:
+            return "dataset"
         index = self.index[sid]
         if self.is_original_form(sid) and index > 0:
             return self.step_ids[index - 1]
@@ -234,6 +237,14 @@ def _original_keys(doc: Document, sid: str, fields: dict[str, Any], index: int) 
                        "expected 'output' together with 'output_path' (output_path says where "
                        "that output is written)")
     has = [k for k in ORIGINAL_REF_KEYS if k in fields]
+    if has and "input_dataset" in fields:
+        yield _problem(doc, f"{sid}.input_dataset", "expected either input_dataset or "
+                       "input_datareference_path/_name: both would be the step's --input")
+    if "input_dataset" in fields and ORIGINAL_INPUT in _dict(fields.get("inputs")):
+        yield _problem(doc, f"{sid}.inputs.{ORIGINAL_INPUT}",
+                       f"'{ORIGINAL_INPUT}' is taken by input_dataset, passed as {INPUT_FLAG}; choose another name")
+    if "input_dataset" in fields:
+        return
     if len(has) == 1:
         missing = ORIGINAL_REF_KEYS[1 - ORIGINAL_REF_KEYS.index(has[0])]
         yield _problem(doc, f"{sid}.{missing}", f"expected '{missing}' together with '{has[0]}'")
@@ -418,7 +429,8 @@ def _data_references(doc: Document, sid: str) -> Iterator[tuple[str, str, Any]]:
     if isinstance(name, str) and isinstance(where, str):
         yield f"{sid}.input_datareference_name", name, (doc.datastore_for(sid), where)
     for key, spec in _dict(fields.get("inputs")).items():
-        if isinstance(spec, dict):
+        # A dataset input's name is the step's own (as_named_input), not a data reference.
+        if isinstance(spec, dict) and "dataset" not in spec:
             yield f"{sid}.inputs.{key}", key, (spec.get("datastore"), spec.get("path"))
 
 

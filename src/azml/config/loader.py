@@ -19,6 +19,7 @@ from azml.config.model import (
     ModelRegistration,
     ParallelSettings,
     ComputeSpec,
+    DatasetInput,
     DatastoreInput,
     InputSpec,
     PipelineConfig,
@@ -124,6 +125,8 @@ def _build_step(doc: Document, sid: str, f: dict[str, Any], previous: StepConfig
         if isinstance(spec, str):
             up, out = spec.split(".", 1)
             inputs[name] = StepOutputInput(up, out)
+        elif "dataset" in spec:
+            inputs[name] = DatasetInput(spec["dataset"], spec.get("version"), spec.get("mode", "mount"))
         else:
             inputs[name] = DatastoreInput(spec["datastore"], spec["path"], spec.get("mode", "mount"), name)
     original_input = None
@@ -134,6 +137,10 @@ def _build_step(doc: Document, sid: str, f: dict[str, Any], previous: StepConfig
             mode="mount",
             reference_name=f["input_datareference_name"],
         )
+        original_input = ORIGINAL_INPUT
+    elif isinstance(f.get("input_dataset"), dict):
+        spec = f["input_dataset"]
+        inputs[ORIGINAL_INPUT] = DatasetInput(spec["name"], spec.get("version"), spec.get("mode", "mount"))
         original_input = ORIGINAL_INPUT
     elif doc.is_original_form(sid) and previous is not None and previous.original_output:
         inputs[ORIGINAL_INPUT] = StepOutputInput(previous.id, previous.original_output)

@@ -79,7 +79,25 @@ class StepOutputInput:
     output: str
 
 
-InputSpec = Union[DatastoreInput, StepOutputInput]
+@dataclass(frozen=True)
+class DatasetInput:
+    """An input read from a registered file dataset (v1) / uri_folder data asset (v2).
+
+    The input's name in the step is what AzureML v1 gives ``as_named_input``: each
+    step names its own inputs, so two steps may both call theirs ``raw_data``.
+
+    Attributes:
+        dataset: the registered name.
+        version: the version; None is the latest when the step runs.
+        mode: ``mount`` or ``download``.
+    """
+
+    dataset: str
+    version: int | None = None
+    mode: InputMode = "mount"
+
+
+InputSpec = Union[DatastoreInput, StepOutputInput, DatasetInput]
 
 
 @dataclass(frozen=True)

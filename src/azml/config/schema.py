@@ -207,11 +207,33 @@ def _describe(error: Any, file: str) -> list[ConfigProblem]:
     if kind == "required":
         return [ConfigProblem(file, where, error.message.replace("is a required property", "is required"))]
     if kind == "oneOf":
+        chosen = _chosen_branch(error)
+        if chosen:
+            return [problem for sub in chosen for problem in _describe(sub, file)]
         return [ConfigProblem(file, where,
-                              "expected \"STEP_ID.OUTPUT_NAME\" or an object "
-                              "{\"datastore\": ..., \"path\": ..., \"mode\": \"mount\"|\"download\"}, "
+                              "expected \"STEP_ID.OUTPUT_NAME\", an object "
+                              "{\"datastore\": ..., \"path\": ..., \"mode\": \"mount\"|\"download\"} "
+                              "or an object {\"dataset\": ..., \"version\": ..., \"mode\": ...}, "
                               f"got {describe_value(value)}")]
     return [ConfigProblem(file, where, error.message)]
+
+
+def _chosen_branch(error: Any) -> list[Any]:
+    """The errors of the one ``oneOf`` object branch whose required keys the value has.
+
+    ``{"dataset": "f3", "version": 0}`` is meant as a dataset input, so its problem is
+    the version, not that it matches no form at all.
+    """
+    value = error.instance
+    if not isinstance(value, dict):
+        return []
+    fitting = [i for i, branch in enumerate(error.validator_value)
+               if branch.get("type") == "object" and branch.get("required")
+               and all(key in value for key in branch["required"])]
+    if len(fitting) != 1:
+        return []
+    return [sub for sub in error.context if sub.relative_schema_path and
+            sub.relative_schema_path[0] == fitting[0]]
 
 
 def _property_name_message(error: Any) -> str:

@@ -72,11 +72,13 @@ def blob_location(settings: Settings) -> BlobLocation:
     return BlobLocation(account, container, url.rstrip("/"), auth)
 
 
-def container_client(settings: Settings, location: BlobLocation, *, workers: int) -> Any:
+def container_client(settings: Settings, location: BlobLocation, *, workers: int,
+                     credential: Any = None) -> Any:
     """A ``ContainerClient`` whose connection pool holds ``workers`` connections.
 
     One client is shared by all transfer threads (Azure SDK clients are thread-safe);
-    requests' default pool of 10 would drop connections with more workers.
+    requests' default pool of 10 would drop connections with more workers. ``credential``
+    replaces the one from the settings (a datastore's own key or SAS).
     """
     try:
         from azure.storage.blob import ContainerClient
@@ -93,7 +95,8 @@ def container_client(settings: Settings, location: BlobLocation, *, workers: int
     # 256 KiB reads instead of azure-core's 4 KiB halve the CPU of a download
     transport = RequestsTransport(session=session, session_owner=True, connection_timeout=20,
                                   read_timeout=60, connection_data_block_size=256 * 1024)
-    return ContainerClient(location.url, location.container, credential=_credential(settings, location),
+    return ContainerClient(location.url, location.container,
+                           credential=credential if credential is not None else _credential(settings, location),
                            transport=transport, max_single_get_size=8 * 1024 * 1024,
                            max_chunk_get_size=4 * 1024 * 1024)
 

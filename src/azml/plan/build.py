@@ -18,6 +18,7 @@ from azml.config.graph import topological_order
 from azml.config.model import (
     MODEL_INPUT,
     ComputeSpec,
+    DatasetInput,
     DatastoreInput,
     ParamValue,
     PipelineConfig,
@@ -136,6 +137,9 @@ def _input_bindings(step: StepConfig) -> dict[str, InputBinding]:
         if isinstance(spec, DatastoreInput):
             bindings[name] = InputBinding(name, "datastore", spec.reference_name or name,
                                           spec.mode, datastore=spec.datastore, path=spec.path)
+        elif isinstance(spec, DatasetInput):
+            bindings[name] = InputBinding(name, "dataset", name, spec.mode,
+                                          dataset=spec.dataset, version=spec.version)
         else:
             # The original form handed over the upstream PipelineData itself.
             port = spec.output if name == step.original_input else name

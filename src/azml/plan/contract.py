@@ -20,18 +20,29 @@ one an input ``azml_after_<node>`` bound to it (see
 :mod:`azml.targets.azureml_v2.spec` for the sources). Those port names, and the
 v2 node name of each step (:func:`node_name`), are given here once, for the v2
 builder and the local v2 contract alike.
+
+A registered dataset input is ``Dataset.get_by_name(ws, dataset, version)
+.as_named_input(NAME).as_mount()`` (or ``as_download()``) on v1: the SDK documents
+(``AbstractDataset.as_named_input``, azureml-core 1.61) that NAME itself is the
+variable holding the mounted or downloaded path, and run history lists the
+step's dataset variables in ``AZUREML_DATASET_ENVIRONMENT_VARS`` as
+``NAME:mode`` pairs, which ``Run.input_datasets`` reads (``azureml.core.run.
+InputDatasets``); its argument is ``DatasetConsumptionConfig:NAME``
+(``azureml.data.constants._DATASET_ARGUMENT_TEMPLATE``). On v2 it is a
+``uri_folder`` input whose path is the data asset, ``azureml:NAME:VERSION``
+(``azureml:NAME@latest`` without a version), seen as ``AZURE_ML_INPUT_<input>``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Callable, Iterable, Literal, TypeVar
 
 from azml.config.model import InputMode
 from azml.plan.environment import Flavor
 
-InputKind = Literal["datastore", "step_output", "registered_model"]
+InputKind = Literal["datastore", "step_output", "registered_model", "dataset"]
 #: The output a v2 node with order-only successors gets (it may stay empty).
 ORDER_OUTPUT = "azml_done"
 #: Prefix of the input a v2 node gets per order-only predecessor.
@@ -50,13 +61,16 @@ class InputBinding:
 
     Attributes:
         name: the step's name for it (``${{inputs.NAME}}``; the v2 input name).
-        kind: ``datastore`` (a path on a blob datastore), ``step_output``, or
-            ``registered_model`` (a ParallelRunStep's model from the model registry).
-        binding_name: the v1 data reference / port name (``AZUREML_DATAREFERENCE_<it>``).
+        kind: ``datastore`` (a path on a blob datastore), ``step_output``,
+            ``registered_model`` (a ParallelRunStep's model from the model registry) or
+            ``dataset`` (a registered dataset / data asset).
+        binding_name: the v1 data reference / port name (``AZUREML_DATAREFERENCE_<it>``);
+            for a dataset, the ``as_named_input`` name (the input's own name).
         mode: ``mount`` or ``download``.
         datastore, path: where a datastore input lives.
         step_id, output: which step output a ``step_output`` input reads.
         model_name, model_version: the registered model (version None: the latest).
+        dataset, version: the registered dataset and its version (None: the latest).
     """
 
     name: str
@@ -69,6 +83,15 @@ class InputBinding:
     output: str | None = None
     model_name: str | None = None
     model_version: int | None = None
+    dataset: str | None = None
+    version: int | None = None
+
+    @property
+    def asset_uri(self) -> str:
+        """A dataset input as AzureML v2 names the data asset: ``azureml:NAME:VERSION``."""
+        if self.version is None:
+            return f"azureml:{self.dataset}@latest"
+        return f"azureml:{self.dataset}:{self.version}"
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind, "binding_name": self.binding_name,
@@ -77,6 +100,8 @@ class InputBinding:
             data.update(datastore=self.datastore, path=self.path)
         elif self.kind == "registered_model":
             data.update(model=self.model_name, version=self.model_version)
+        elif self.kind == "dataset":
+            data.update(dataset=self.dataset, version=self.version, asset=self.asset_uri)
         else:
             data.update(step=self.step_id, output=self.output)
         return data
@@ -119,20 +144,34 @@ class Edge:
 class Variable:
     """An environment variable the target sets for a step, and where its value comes from.
 
-    ``source`` is ``run_id``, ``input``, ``output`` or ``parameter``; ``ref`` names
-    the input, output or parameter.
+    ``source`` is ``run_id``, ``input``, ``output``, ``parameter`` or ``literal``;
+    ``ref`` names the input, output or parameter, or is the literal value itself.
     """
 
     name: str
-    source: Literal["run_id", "input", "output", "parameter"]
+    source: Literal["run_id", "input", "output", "parameter", "literal"]
     ref: str = ""
+
+
+#: v1: the step's dataset inputs as ``NAME:mode`` pairs, read by ``Run.input_datasets``.
+DATASET_VARIABLES = "AZUREML_DATASET_ENVIRONMENT_VARS"
 
 
 def input_variable(binding: InputBinding, flavor: Flavor) -> str:
     """The variable holding an input's path on ``flavor``."""
     if flavor == "azureml_v1":
+        if binding.kind == "dataset":
+            return binding.binding_name
         return f"AZUREML_DATAREFERENCE_{binding.binding_name}"
     return V2_INPUT_PREFIX + binding.name
+
+
+def dataset_list_variable(bindings: Iterable[InputBinding], flavor: Flavor) -> Variable | None:
+    """v1's ``AZUREML_DATASET_ENVIRONMENT_VARS`` for the step's dataset inputs (None if none)."""
+    pairs = [f"{b.binding_name}:{b.mode}" for b in bindings if b.kind == "dataset"]
+    if flavor != "azureml_v1" or not pairs:
+        return None
+    return Variable(DATASET_VARIABLES, "literal", ",".join(pairs))
 
 
 def output_variable(binding: OutputBinding, flavor: Flavor) -> str:

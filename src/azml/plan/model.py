@@ -26,6 +26,7 @@ from azml.plan.contract import (
     InputBinding,
     OutputBinding,
     Variable,
+    dataset_list_variable,
     input_variable,
     node_name,
     order_input,
@@ -186,7 +187,8 @@ class PlannedStep:
             done = self.order_output(flavor)
             if done:
                 found.append(Variable(V2_OUTPUT_PREFIX + done, "output", done))
-        return found
+        datasets = dataset_list_variable(self.inputs.values(), flavor)
+        return found + [datasets] if datasets else found
 
     def command_line(self) -> list[str]:
         """``python SCRIPT ARGS`` with placeholders visible."""

@@ -32,6 +32,8 @@ def require_sdk(purpose: str = "Building the AzureML pipeline") -> None:
     # The SDK logs deprecation notices (MpiStep, run-based compute) at WARNING level
     # through the root logger; azml prints its own account of what it builds.
     logging.getLogger("azureml").setLevel(logging.ERROR)
+    # azure-identity logs a failed token request as a WARNING on stderr; azml says it once.
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
 
 
 @contextlib.contextmanager

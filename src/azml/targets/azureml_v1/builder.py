@@ -126,6 +126,35 @@ def datastore_names(plan: Plan) -> list[str]:
     return list(names)
 
 
+DatasetKey = tuple[str, int | None]
+
+
+def dataset_refs(plan: Plan) -> list[DatasetKey]:
+    """The registered datasets the plan reads, as ``(name, version)``, in first-use order."""
+    found: dict[DatasetKey, None] = {}
+    for step in plan.steps.values():
+        for binding in step.inputs.values():
+            if binding.kind == "dataset":
+                found[(str(binding.dataset), binding.version)] = None
+    return list(found)
+
+
+def offline_datasets(workspace: Any, plan: Plan) -> dict[DatasetKey, Any]:
+    """Stand-ins for ``Dataset.get_by_name`` that need no service: FileDatasets that carry
+    the registered name and version but no definition (the files are looked up in the
+    workspace only at submission). Enough for the SDK to build and resolve the steps."""
+    require_sdk()
+    from azureml.data.abstract_dataset import _DatasetRegistration
+    from azureml.data.file_dataset import FileDataset
+
+    from azml.targets.azureml_v1.parallel import silence_sdk_telemetry
+
+    silence_sdk_telemetry()
+
+    return {(name, version): FileDataset._create(definition=None, registration=_DatasetRegistration(
+        workspace, saved_id=None, name=name, version=version)) for name, version in dataset_refs(plan)}
+
+
 def offline_datastores(workspace: Any, plan: Plan, settings: Settings) -> dict[str, Any]:
     """AzureBlobDatastore objects built locally from the BLOB_* settings (never a key)."""
     require_sdk()
@@ -137,14 +166,21 @@ def offline_datastores(workspace: Any, plan: Plan, settings: Settings) -> dict[s
             for name in datastore_names(plan)}
 
 
-def build_sdk_steps(plan: Plan, settings: Settings, datastores: Mapping[str, Any]) -> SdkPipeline:
-    """Every planned step as a PythonScriptStep with its data, environment, compute and order."""
+def build_sdk_steps(plan: Plan, settings: Settings, datastores: Mapping[str, Any],
+                    datasets: Mapping[DatasetKey, Any] | None = None) -> SdkPipeline:
+    """Every planned step as a PythonScriptStep with its data, environment, compute and order.
+
+    ``datasets`` holds the registered datasets the plan reads (:func:`dataset_refs`):
+    from ``Dataset.get_by_name`` at submission, :func:`offline_datasets` offline.
+    """
     require_sdk()
     from azureml.pipeline.core import PipelineParameter
 
     parameters = {name: PipelineParameter(name=name, default_value=value)
                   for name, value in plan.parameters.items()}
     missing = [n for n in datastore_names(plan) if n not in datastores]
+    missing += [f"dataset {n}:{v or 'latest'}" for n, v in dataset_refs(plan)
+                if (n, v) not in (datasets or {})]
     if missing:
         raise AzmlError(f"datastore(s) {', '.join(missing)} were not prepared")
     outputs = _pipeline_data(plan, datastores)
@@ -159,7 +195,7 @@ def build_sdk_steps(plan: Plan, settings: Settings, datastores: Mapping[str, Any
                 result.steps[sid] = _build_parallel_step(str(plan.config_path), planned, datastores,
                                                          outputs, references, parameters)
                 continue
-            inputs = {name: _input_binding(binding, datastores, outputs, references)
+            inputs = {name: _input_binding(binding, datastores, outputs, references, datasets or {})
                       for name, binding in planned.inputs.items()}
             result.steps[sid] = _build_step(planned, inputs, outputs[sid], parameters,
                                             promoted.get(sid, set()))
@@ -207,9 +243,13 @@ def _partitioned_outputs(plan: Plan) -> dict[str, set[str]]:
 
 def _input_binding(binding: InputBinding, datastores: Mapping[str, Any],
                    outputs: Mapping[str, Mapping[str, Any]],
-                   references: dict[tuple[str, str, str, str], Any]) -> Any:
+                   references: dict[tuple[str, str, str, str], Any],
+                   datasets: Mapping[DatasetKey, Any]) -> Any:
     from azureml.data.data_reference import DataReference
 
+    if binding.kind == "dataset":
+        named = datasets[(str(binding.dataset), binding.version)].as_named_input(binding.binding_name)
+        return named.as_download() if binding.mode == "download" else named.as_mount()
     if binding.kind == "step_output":
         data = outputs[str(binding.step_id)][str(binding.output)]
         if binding.binding_name == data.name:

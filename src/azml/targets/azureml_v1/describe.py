@@ -18,6 +18,7 @@ from azml.targets.azureml_v1.builder import (
     SdkPipeline,
     SdkStep,
     build_sdk_steps,
+    offline_datasets,
     offline_datastores,
     offline_workspace,
 )
@@ -29,7 +30,8 @@ from azml.settings import REDACTED, Settings, is_secret
 def describe_plan(plan: Plan, settings: Settings, *, as_json: bool = False) -> str:
     """The SDK view of ``plan`` as text, or as JSON with ``as_json``."""
     workspace = offline_workspace()
-    pipeline = build_sdk_steps(plan, settings, offline_datastores(workspace, plan, settings))
+    pipeline = build_sdk_steps(plan, settings, offline_datastores(workspace, plan, settings),
+                               offline_datasets(workspace, plan))
     data = describe_pipeline(pipeline)
     text = json.dumps(data, indent=2) if as_json else _render(data)
     return settings.redact(text)
@@ -156,6 +158,9 @@ def _describe_input(obj: Any) -> dict[str, Any]:
         return {"data_reference": obj.data_reference_name, "datastore": obj.datastore.name,
                 "account": obj.datastore.account_name, "container": obj.datastore.container_name,
                 "path": obj.path_on_datastore, "mode": obj.mode}
+    if type(obj).__name__ == "DatasetConsumptionConfig":
+        return {"dataset": obj.dataset.name, "version": obj.dataset.version, "input_name": obj.name,
+                "mode": obj.mode}
     if type(obj).__name__ == "PipelineData":  # the original form hands over the data itself
         return {"pipeline_data": obj.name, "port": obj.name, "mode": obj._output_mode}
     producer = obj.bind_object
@@ -211,6 +216,11 @@ def _render_step(step: dict[str, Any]) -> list[str]:
         elif "data_reference" in spec:
             lines.append(f"  input {name}: DataReference {spec['data_reference']} on datastore "
                          f"{spec['datastore']} path {spec['path']} ({spec['mode']})")
+        elif "dataset" in spec:
+            version = spec["version"] if spec["version"] is not None else "latest"
+            lines.append(f"  input {name}: Dataset.get_by_name({spec['dataset']!r}, version={version!r})"
+                         f".as_named_input({spec['input_name']!r}).as_{spec['mode']}() (looked up in "
+                         "the workspace at submission)")
         else:
             lines.append(f"  input {name}: PipelineData {spec['pipeline_data']} ({spec['mode']})")
     for name, spec in step["outputs"].items():

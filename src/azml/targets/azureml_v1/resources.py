@@ -9,7 +9,7 @@ from typing import Any, Iterable, TextIO
 
 from azml.targets.azureml_v1._sdk import error_text, require_sdk
 from azml.config.model import ComputeSpec
-from azml.errors import AzureServiceError, SettingsError
+from azml.errors import AzureServiceError, DatasetNotFoundError, SettingsError
 from azml.settings import Settings
 
 BLOB_VARIABLES = ("BLOB_ACCOUNT_NAME", "BLOB_CONTAINER_NAME", "BLOB_ACCOUNT_KEY")
@@ -52,6 +52,37 @@ def _ensure_datastore(workspace: Any, name: str, settings: Settings, out: TextIO
     print(f"Registered blob datastore '{name}' (account {settings.get('BLOB_ACCOUNT_NAME')}, "
           f"container {settings.get('BLOB_CONTAINER_NAME')})", file=out)
     return store
+
+
+def get_datasets(workspace: Any, keys: Iterable[tuple[str, int | None]], settings: Settings,
+                 out: TextIO) -> dict[tuple[str, int | None], Any]:
+    """Each registered dataset ``(name, version)`` (None: the latest), looked up in the workspace.
+
+    An unknown name or version is a DatasetNotFoundError naming it (exit 3).
+    """
+    require_sdk("Looking up registered datasets")
+    from azml.targets.azureml_v1.parallel import silence_sdk_telemetry
+
+    silence_sdk_telemetry()
+    return {key: _get_dataset(workspace, key[0], key[1], settings, out) for key in keys}
+
+
+def _get_dataset(workspace: Any, name: str, version: int | None, settings: Settings,
+                 out: TextIO) -> Any:
+    from azureml.core import Dataset
+
+    try:
+        found = Dataset.get_by_name(workspace, name, version=version if version is not None else "latest")
+    except Exception as exc:  # the SDK reports "not found" as UserErrorException with the name
+        text = error_text(exc, 2000)
+        if _is_not_found(exc) or "Cannot find dataset" in text:
+            raise DatasetNotFoundError(name, version, where=f"workspace '{workspace.name}'") from None
+        raise AzureServiceError(f"looking up dataset '{name}'", settings.redact(_first_line(exc))) from None
+    if type(found).__name__ != "FileDataset":
+        raise SettingsError(f"dataset '{name}'", f"is a {type(found).__name__}, not a FileDataset",
+                            "Only file datasets can be mounted or downloaded as a step input")
+    print(f"Using dataset '{name}' version {found.version}", file=out)
+    return found
 
 
 def ensure_cluster(workspace: Any, spec: ComputeSpec, node_count: int, out: TextIO) -> Any:

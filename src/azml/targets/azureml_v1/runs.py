@@ -11,7 +11,7 @@ import time
 from typing import Any, Callable, Mapping, TextIO
 
 from azml.targets.azureml_v1._sdk import error_text, quiet_stdout, require_sdk
-from azml.errors import AzureServiceError, RunNotFoundError
+from azml.errors import AzmlError, AzureServiceError, RunNotFoundError
 from azml.settings import Settings
 
 #: Final states as the pipelines service (Finished, PartiallyExecuted, Bypassed) and run
@@ -160,6 +160,8 @@ def _get_run(workspace: Any, run_id: str, where: str) -> Any:
 
     try:
         return Run.get(workspace, run_id)
+    except AzmlError:  # e.g. no token: a settings problem, not the service's
+        raise
     except Exception as exc:
         text = error_text(exc)
         if "not found" in text.lower() or "404" in text or "NotFound" in text:

@@ -22,7 +22,7 @@ from typing import Any, Mapping, TextIO
 from azml.errors import RunFailedError
 from azml.plan import Plan
 from azml.settings import Settings
-from azml.targets.azureml_v1.builder import SdkPipeline, build_sdk_steps, datastore_names
+from azml.targets.azureml_v1.builder import SdkPipeline, build_sdk_steps, dataset_refs, datastore_names
 from azml.targets.azureml_v1.runs import AzureRun, submit_pipeline
 from azml.targets.experiment import check_experiment_name
 
@@ -31,13 +31,14 @@ SUCCESS = ("Completed", "Finished")
 
 def prepare(plan: Plan, settings: Settings, workspace: Any, out: TextIO | None = None) -> SdkPipeline:
     """Workspace resources (datastores, a named cluster) and the SDK steps of ``plan``."""
-    from azml.targets.azureml_v1.resources import ensure_cluster, ensure_datastores
+    from azml.targets.azureml_v1.resources import ensure_cluster, ensure_datastores, get_datasets
 
     out = out or sys.stdout
     datastores = ensure_datastores(workspace, datastore_names(plan), settings, out)
+    datasets = get_datasets(workspace, dataset_refs(plan), settings, out)
     for spec, nodes in _clusters(plan).values():
         ensure_cluster(workspace, spec, nodes, out)
-    pipeline = build_sdk_steps(plan, settings, datastores)
+    pipeline = build_sdk_steps(plan, settings, datastores, datasets)
     for note in pipeline.notes:
         print(f"note: {note}", file=out)
     return pipeline

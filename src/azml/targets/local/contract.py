@@ -83,6 +83,8 @@ def contract_variables(
             env[variable.name] = str(paths.inputs[variable.ref])
         elif variable.source == "output":
             env[variable.name] = str(paths.outputs[variable.ref])
+        elif variable.source == "literal":
+            env[variable.name] = variable.ref
         else:
             env[variable.name] = render_parameter(parameters[variable.ref])
     if step.is_mpi:

@@ -40,7 +40,8 @@ def components(
 
     Args:
         input_content: per input name, ``{"manifest": digest}`` for datastore inputs
-            or ``{"key": upstream content key}`` for step outputs.
+            (and dataset inputs, with the ``resolved`` version) or ``{"key": upstream
+            content key}`` for step outputs.
     """
     args: list[str] = []
     for arg in step.arguments:
@@ -57,6 +58,9 @@ def components(
                             "reference": spec.binding_name, **input_content[name]}
         elif spec.kind == "registered_model":
             inputs[name] = {"model": spec.model_name, **input_content[name]}
+        elif spec.kind == "dataset":
+            inputs[name] = {"dataset": spec.dataset, "version": spec.version, "mode": spec.mode,
+                            **input_content[name]}
         else:
             inputs[name] = {"step": spec.step_id, "output": spec.output, **input_content[name]}
     env = {k: ("sha256:" + digest_text(v) if is_secret(k) else v)
@@ -145,9 +149,10 @@ def _input_reasons(
                     upstream.append(spec["step"])
             else:
                 reasons.append(f"input {name} changed")
-        elif before.get("manifest") != spec.get("manifest") and before.get("path") == spec.get("path"):
+        elif (before.get("manifest") != spec.get("manifest") and before.get("path") == spec.get("path")
+              and before.get("dataset") == spec.get("dataset")):
             changed = _changed_files(manifest(before["manifest"]), manifest(spec["manifest"]))
-            where = spec["path"].rstrip("/")
+            where = (spec.get("path") or f"dataset {spec.get('dataset')}").rstrip("/")
             shown = f"{where}/{changed[0]}" if changed and changed[0] else where
             more = f" (+{len(changed) - 1} more)" if len(changed) > 1 else ""
             reasons.append(f"input changed: {shown}{more}")

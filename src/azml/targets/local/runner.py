@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError, StoreWriteError
 from azml.targets.local import contract, ids, launch, procs, reuse, snapshot, workspace
+from azml.targets.local.datasets import ResolvedDataset, resolve_inputs
 from azml.targets.local.display import Display
 from azml.targets.local.executor import Handle, Job, ProcessExecutor
 from azml.targets.local.hashing import Hasher, Manifest, list_files
@@ -129,6 +130,7 @@ class LocalRunner:
         self.inputs: dict[tuple[str, str], Manifest] = {}
         #: a ParallelRunStep's registered model: (step, input) -> (version, folder)
         self.models: dict[tuple[str, str], tuple[int, Path]] = {}
+        self.datasets: dict[tuple[str, str], ResolvedDataset] = {}
         self.flavor: Flavor = flavor
         self._warned_env = False
         #: per prepared step: its content key and its components as stored (redacted text)
@@ -154,6 +156,7 @@ class LocalRunner:
         if missing:
             raise DataNotFoundError(missing)
         self._resolve_models()
+        self.datasets = resolve_inputs(self.plan, self.settings, pull=pull, out=self.out)
         skip = (self.settings.azml_home, root)
         no_limit = bool(os.environ.get(snapshot.NO_FILE_LIMIT_VARIABLE))
         by_source: dict[Path, snapshot.Snapshot] = {}
@@ -164,8 +167,9 @@ class LocalRunner:
                 by_source[src] = snapshot.scan(sid, src, self.hasher, skip=skip, no_file_limit=no_limit)
             self.snapshots[sid] = by_source[src]
             for name, spec in step.inputs.items():
-                if spec.kind == "datastore":
-                    folder = workspace.datastore_folder(root, spec)
+                if spec.kind in ("datastore", "dataset"):
+                    folder = (self.datasets[(sid, name)].path if spec.kind == "dataset"
+                              else workspace.datastore_folder(root, spec))
                     if folder not in by_folder:
                         by_folder[folder] = Manifest(self.hasher.tree_digest(folder), {})
                     self.inputs[(sid, name)] = by_folder[folder]
@@ -416,6 +420,9 @@ class LocalRunner:
             elif spec.kind == "registered_model":
                 content[name] = {"version": self.models[(step_id, name)][0],
                                  "manifest": self.inputs[(step_id, name)].digest}
+            elif spec.kind == "dataset":
+                content[name] = {"manifest": self.inputs[(step_id, name)].digest,
+                                 "resolved": self.datasets[(step_id, name)].found.version}
             else:
                 content[name] = {"manifest": self.output_digests[str(spec.step_id)][str(spec.output)]}
         parts = reuse.components(step, self.plan.parameters, self.snapshots[step_id].digest,
@@ -525,6 +532,10 @@ class LocalRunner:
                 paths[name] = folder
             elif spec.kind == "registered_model":
                 paths[name] = self.models[(step_id, name)][1]
+            elif spec.kind == "dataset":  # download: a private copy, as for a data reference
+                folder = self.datasets[(step_id, name)].path
+                paths[name] = (workspace.private_copy(folder, step_dir / "inputs" / name)
+                               if spec.mode == "download" else folder)
             else:
                 paths[name] = Path(self.records[str(spec.step_id)].outputs[str(spec.output)])
         for port, pred in step.order_inputs(self.flavor).items():  # v2: the predecessor's order output
