@@ -12,7 +12,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any, Mapping, Sequence, TextIO, Union
 
-from azml.errors import RunFailedError, RunNotFoundError, SettingsError, UsageError
+from azml.errors import (
+    NoWorkspaceError,
+    RunFailedError,
+    RunNotFoundError,
+    SettingsError,
+    UsageError,
+)
 from azml.loading import Loaded, load
 from azml.settings import load_settings
 
@@ -517,10 +523,14 @@ def _v2_workspace(settings: Any, ws_config: str | None) -> Any:
 
 @contextlib.contextmanager
 def _no_local_run(run_id: str) -> Iterator[None]:
-    """Say, when AzureML cannot be asked about an id, that it was no local run either."""
+    """An id that is no local run, where no AzureML workspace is configured, is unknown (exit 3).
+
+    With a workspace configured, its settings' own error stands (a failed sign-in is exit 2):
+    the id may well be AzureML's.
+    """
     try:
         yield
-    except SettingsError as exc:
+    except NoWorkspaceError as exc:
         raise RunNotFoundError(
             run_id, message=f"no local run has id '{run_id}', and AzureML cannot be asked: "
             f"{exc.problem} ({exc.what}). {exc.advice}") from None

@@ -371,6 +371,62 @@ def _store(args: argparse.Namespace) -> int:
     return 0
 
 
+def _download(args: argparse.Namespace) -> int:
+    from azml import api
+
+    for item in api.download(args.run_id, args.out, step=args.step, output=args.output,
+                             logs=not args.no_logs, env_file=args.env_file, target=args.target,
+                             ws_config=args.ws_config):
+        where = f" ({item['datastore']}/{item['path']})" if item["kind"] == "output" else ""
+        print(f"{item['kind']} {item['name']}{where}: {item['files']} file(s) -> {item['local']}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from azml import api
+
+    done = api.publish(args.config, name=args.name, endpoint=args.endpoint, target=args.target,
+                       env_file=args.env_file, params=args.param, ws_config=args.ws_config,
+                       compute=args.compute, out=sys.stderr)
+    what = f"component {done['component']}" if "component" in done else f"pipeline {done['pipeline_id']}"
+    endpoint = f" as version {done['version']} of endpoint {done['endpoint']}" if done.get("endpoint") else ""
+    print(f"published {done['name']} ({what}){endpoint}")
+    print(f"REST endpoint: {done['rest_endpoint']}")
+    print(f"example request:\n  {done['example']}")
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from azml import api
+
+    done = api.schedule(args.config, name=args.name, cron=args.cron, every=args.every,
+                        experiment=args.experiment, endpoint=args.endpoint, target=args.target,
+                        env_file=args.env_file, params=args.param, ws_config=args.ws_config,
+                        out=sys.stderr)
+    print(f"schedule {done['name']} ({done['id']}): {done['recurrence']}, {done['status']}")
+    return 0
+
+
+def _schedules(args: argparse.Namespace) -> int:
+    from azml import api
+
+    rows = api.schedules(target=args.target, active_only=not args.all, env_file=args.env_file,
+                         ws_config=args.ws_config)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no schedules" if args.all else "no active schedules (--all shows disabled ones)")
+    for row in [] if args.json else rows:
+        print(f"{row['name']:<24} {row['status']:<9} {row['recurrence']}  {row['id']}")
+    return 0
+
+
+def _unschedule(args: argparse.Namespace) -> int:
+    from azml import api
+
+    done = api.unschedule(args.name, target=args.target, env_file=args.env_file,
+                          ws_config=args.ws_config)
+    print(f"schedule {done['name']} ({done['id']}): {done['status']}")
     return 0
 
 

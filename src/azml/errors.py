@@ -92,6 +92,10 @@ class SettingsError(AzmlError):
         super().__init__(f"{what}: {problem}. {advice}")
 
 
+class NoWorkspaceError(SettingsError):
+    """No AzureML workspace configuration was found: AzureML is not set up here."""
+
+
 class MissingDependencyError(AzmlError):
     """An optional dependency is not installed."""
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from azml.errors import SettingsError
+from azml.errors import NoWorkspaceError, SettingsError
 from azml.settings import Settings
 
 AUTH_MODES = ("interactive", "cli", "service_principal", "default")
@@ -50,8 +50,8 @@ def find_config(ws_config: str | os.PathLike[str] | None, base_dir: Path) -> Pat
         for candidate in (folder / ".azureml" / "config.json", folder / "config.json"):
             if candidate.is_file():
                 return candidate
-    raise SettingsError("config.json", f"no workspace configuration in {start} or its parents",
-                        CONFIG_ADVICE)
+    raise NoWorkspaceError("config.json", f"no workspace configuration in {start} or its parents",
+                           CONFIG_ADVICE)
 
 
 def read_config(path: Path) -> WorkspaceConfig:

@@ -193,7 +193,8 @@ def build_sdk_steps(plan: Plan, settings: Settings, datastores: Mapping[str, Any
         for sid, planned in plan.steps.items():
             if planned.is_parallel:
                 result.steps[sid] = _build_parallel_step(str(plan.config_path), planned, datastores,
-                                                         outputs, references, parameters)
+                                                         outputs, references, parameters,
+                                                         datasets or {})
                 continue
             inputs = {name: _input_binding(binding, datastores, outputs, references, datasets or {})
                       for name, binding in planned.inputs.items()}
@@ -291,7 +292,8 @@ def _build_step(planned: PlannedStep, inputs: dict[str, Any], outputs: dict[str,
 def _build_parallel_step(file: str, planned: PlannedStep, datastores: Mapping[str, Any],
                          outputs: Mapping[str, Mapping[str, Any]],
                          references: dict[tuple[str, str, str, str], Any],
-                         parameters: Mapping[str, Any]) -> SdkStep:
+                         parameters: Mapping[str, Any],
+                         datasets: Mapping[DatasetKey, Any]) -> SdkStep:
     """A ParallelRunStep: partitioned inputs as FileDatasets, the model a side input."""
     from azml.targets.azureml_v1 import parallel
 
@@ -301,6 +303,9 @@ def _build_parallel_step(file: str, planned: PlannedStep, datastores: Mapping[st
         if binding.kind == "datastore":
             inputs[name] = parallel.datastore_file_input(
                 datastores[str(binding.datastore)], str(binding.path), binding.binding_name)
+        elif binding.kind == "dataset":  # the registered dataset itself is what PRS partitions
+            inputs[name] = datasets[(str(binding.dataset), binding.version)].as_named_input(
+                binding.binding_name)
         else:
             data = outputs[str(binding.step_id)][str(binding.output)]
             inputs[name] = parallel.step_output_input(data, binding.binding_name)
@@ -313,7 +318,7 @@ def _build_parallel_step(file: str, planned: PlannedStep, datastores: Mapping[st
                 "v1 (the SDK has no pipeline input for a registered model; models= is gone): use a "
                 "step output (\"STEP.OUTPUT\"), load it in init() with Model.get_model_path, or "
                 "submit to AzureML v2"))
-        side[binding.name] = _input_binding(binding, datastores, outputs, references)
+        side[binding.name] = _input_binding(binding, datastores, outputs, references, datasets)
     environment = build_environment(planned)
     cluster = planned.compute.cluster_name
     if not cluster:  # the plan refuses this; kept for plans built by hand
