@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
-from typing import Any, Mapping, Sequence, TextIO, Union
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TextIO, Union
 
 from azml.errors import (
     NoWorkspaceError,
@@ -192,7 +192,7 @@ def construct(
     With ``target="azureml-v2"``: the v2 PipelineJob, built offline (nothing is sent).
     """
     if is_v2(target):
-        return _v2_job(_loaded(config_path, env_file, params), "DEV-train-pipeline", None)
+        return _v2_job(config_path, env_file, params)
     from azml.targets.azureml_v1 import prepare
     from azml.targets.azureml_v1.workspace import connect
 
@@ -644,7 +644,8 @@ def schedule(config: ConfigRef, *, name: str, cron: str | None = None, every: st
     flavor = azure_target("", target)
     if flavor == "azureml_v1":
         from azml.targets.azureml_v1.operate import connect_workspace
-        from azml.targets.azureml_v1.publish import recurrence, schedule as v1_schedule
+        from azml.targets.azureml_v1.publish import recurrence
+        from azml.targets.azureml_v1.publish import schedule as v1_schedule
 
         recurrence(cron_spec, every_spec)  # a cron v1 cannot express stops here, before any request
         loaded = _loaded(config, env_file, params)

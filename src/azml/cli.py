@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"azml {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # the one catch-all: a bug or an environment failure
+    except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug or an environment failure
         if args.debug:
             traceback.print_exc()
         else:

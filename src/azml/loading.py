@@ -5,8 +5,8 @@ CLI (:mod:`azml.api`) and the Python façade (:class:`azml.BasePipeline`) start.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from azml.config import PipelineConfig, load_config
 from azml.config.model import ParamValue

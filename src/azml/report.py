@@ -43,8 +43,8 @@ def _step_lines(index: int, step: PlannedStep, plan: Plan, settings: Settings) -
         f"   inputs:   {_inputs(step, settings)}",
         f"   outputs:  {', '.join(step.outputs) or 'none'}",
         f"   after:    {_after(step)}",
-        f"   compute:  {compute.vm_size}{gpus}, {where}, {step.node_count} node(s) x "
-        f"{step.processes_per_node} process(es) = {step.process_count} rank(s)",
+        (f"   compute:  {compute.vm_size}{gpus}, {where}, {step.node_count} node(s) x "
+         f"{step.processes_per_node} process(es) = {step.process_count} rank(s)"),
         f"   image:    {env.base_image} (Python {env.python_version})",
         f"   requirements: {_rel(env.requirements.path) if env.requirements else 'none'}"
         + (f" (+ {', '.join(env.added('azureml_v1'))} on AzureML v1)"
@@ -53,8 +53,8 @@ def _step_lines(index: int, step: PlannedStep, plan: Plan, settings: Settings) -
     if step.parallel is not None:
         lines.append("   parallel: " + _parallel(step))
     if step.environment_variables:
-        env = _redacted_env(dict(step.environment_variables))
-        lines.append("   env:      " + ", ".join(f"{k}={v}" for k, v in env.items()))
+        shown = _redacted_env(dict(step.environment_variables))
+        lines.append("   env:      " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     if not step.allow_reuse:
         lines.append("   reuse:    disabled")
     return lines

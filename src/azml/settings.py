@@ -153,7 +153,7 @@ class Settings:
 
 
 def load_settings(
-    env_file: str | Path | None = None,
+    env_file: str | os.PathLike[str] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
@@ -189,7 +189,7 @@ def load_settings(
                     min_nodes=min_nodes, max_nodes=max_nodes)
 
 
-def _find_env_file(env_file: str | Path | None, base: Path) -> Path | None:
+def _find_env_file(env_file: str | os.PathLike[str] | None, base: Path) -> Path | None:
     if env_file is not None:
         path = _resolve(str(env_file), base)
         if not path.is_file():

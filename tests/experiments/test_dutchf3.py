@@ -132,7 +132,13 @@ def test_bad_overrides_are_clear_errors(opts: list[str], message: str) -> None:
 
 
 def test_train_accepts_overrides_before_and_after_the_paths() -> None:
-    import train
+    # by path: another test may have imported a different module named 'train' first
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dutchf3_train", EXPERIMENT / "train.py")
+    assert spec is not None and spec.loader is not None
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
 
     args, opts = train.parse_args(["TRAIN.END_EPOCH", "2", "--input_data", "in",
                                    "--output", "out"])

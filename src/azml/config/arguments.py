@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
 #: ``${{inputs.x}}``, ``${{outputs.x}}``, ``${{parameters.x}}``, as a whole argument.
 PLACEHOLDER = re.compile(r"^\$\{\{\s*(inputs|outputs|parameters)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
@@ -57,7 +56,7 @@ class ParameterArg:
         return f"${{{{parameters.{self.name}}}}}"
 
 
-Arg = Union[LiteralArg, InputArg, OutputArg, ParameterArg]
+Arg = LiteralArg | InputArg | OutputArg | ParameterArg
 
 
 def parse_argument(text: str) -> Arg:
@@ -68,7 +67,9 @@ def parse_argument(text: str) -> Arg:
     match = PLACEHOLDER.match(text)
     if match:
         kind, name = match.groups()
-        return {"inputs": InputArg, "outputs": OutputArg, "parameters": ParameterArg}[kind](name)
+        if kind == "inputs":
+            return InputArg(name)
+        return OutputArg(name) if kind == "outputs" else ParameterArg(name)
     if "${{" in text and not ANY_PLACEHOLDER.search(text):
         raise ValueError(f"unclosed placeholder: '${{{{' without a matching '}}}}' in {text!r}")
     if ANY_PLACEHOLDER.search(text):

@@ -7,8 +7,9 @@ checks skip values they cannot read, so that all problems come out in one go.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from azml.config.arguments import InputArg, OutputArg, ParameterArg, parse_argument
 from azml.config.graph import topological_order
@@ -51,10 +52,12 @@ class Document:
 
     def step(self, sid: str) -> dict[str, Any]:
         """Fields of step ``sid`` with defaults applied (shared: do not modify)."""
-        return self._merged[sid]
+        merged: dict[str, Any] = self._merged[sid]
+        return merged
 
     def own(self, sid: str) -> dict[str, Any]:
-        return self.raw[sid]
+        fields: dict[str, Any] = self.raw[sid]
+        return fields
 
     def resolve(self, value: str) -> Path:
         """``value`` resolved against the base directory (remembered: steps share folders)."""
@@ -332,7 +335,7 @@ def _counts(doc: Document, sid: str, fields: dict[str, Any]) -> Iterator[ConfigP
             yield _problem(doc, f"{sid}.{key}", f"expected 1 for a PythonScriptStep, got {value}; use type MpiStep to run several processes")
     compute = _dict(fields.get("compute"))
     low, high = compute.get("min_nodes"), compute.get("max_nodes")
-    if _is_int(low) and _is_int(high) and low > high:
+    if isinstance(low, int) and isinstance(high, int) and _is_int(low) and _is_int(high) and low > high:
         yield _problem(doc, f"{sid}.compute.max_nodes", f"expected at least min_nodes ({low}), got {high}")
     nodes = fields.get("node_count", 1)
     if _is_int(high) and _is_int(nodes) and nodes > high:

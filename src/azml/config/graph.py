@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import graphlib
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from azml.errors import ConfigError, ConfigProblem
 

@@ -12,21 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from azml.config.checks import Document, semantic_problems, semantic_warnings
+from azml.config.limits import MAX_DEPTH, decode, read_limited, value_problems
 from azml.config.model import (
     ORIGINAL_INPUT,
     PARALLEL_DEFAULTS,
-    ModelRef,
-    ModelRegistration,
-    ParallelSettings,
     ComputeSpec,
     DatasetInput,
     DatastoreInput,
     InputSpec,
+    ModelRef,
+    ModelRegistration,
+    ParallelSettings,
     PipelineConfig,
     StepConfig,
     StepOutputInput,
 )
-from azml.config.limits import MAX_DEPTH, decode, read_limited, value_problems
 from azml.config.schema import RESERVED_KEYS, cached_schema_problems
 from azml.errors import ConfigError, ConfigProblem
 
@@ -195,14 +195,14 @@ def _parallel_settings(f: dict[str, Any]) -> ParallelSettings:
         ref = ModelRef(name=model["name"], version=model.get("version"))
     return ParallelSettings(
         mini_batch_size=str(values["mini_batch_size"]).strip(),
-        error_threshold=int(values["error_threshold"]),  # type: ignore[call-overload]
+        error_threshold=int(values["error_threshold"]),  # type: ignore[call-overload,unused-ignore]
         output_action=str(values["output_action"]),
         append_row_file_name=str(values["append_row_file_name"]),
-        run_invocation_timeout=int(values["run_invocation_timeout"]),  # type: ignore[call-overload]
-        run_max_try=int(values["run_max_try"]),  # type: ignore[call-overload]
+        run_invocation_timeout=int(values["run_invocation_timeout"]),  # type: ignore[call-overload,unused-ignore]
+        run_max_try=int(values["run_max_try"]),  # type: ignore[call-overload,unused-ignore]
         logging_level=str(values["logging_level"]),
         model=ref,
     )
 
 
-__all__ = ["load_config", "read_json", "RESERVED_KEYS"]
+__all__ = ["RESERVED_KEYS", "load_config", "read_json"]

@@ -7,15 +7,16 @@ Paths are already resolved against the directory the command runs in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping, Union
+from typing import Literal
 
 from azml.errors import ConfigProblem
 
 StepType = Literal["PythonScriptStep", "MpiStep", "ParallelRunStep"]
 InputMode = Literal["mount", "download"]
-ParamValue = Union[str, int, float, bool]
+ParamValue = str | int | float | bool
 
 #: Name of the input created from the original ``input_datareference_*`` keys,
 #: or from the previous step's ``output``.
@@ -40,7 +41,7 @@ class ComputeSpec:
     priority: str | None = None  # "dedicated" or "lowpriority"
     cluster_name: str | None = None
 
-    def merged_over(self, base: "ComputeSpec") -> "ComputeSpec":
+    def merged_over(self, base: ComputeSpec) -> ComputeSpec:
         """This spec with its unset fields taken from ``base``."""
         return ComputeSpec(
             vm_size=self.vm_size if self.vm_size is not None else base.vm_size,
@@ -97,7 +98,7 @@ class DatasetInput:
     mode: InputMode = "mount"
 
 
-InputSpec = Union[DatastoreInput, StepOutputInput, DatasetInput]
+InputSpec = DatastoreInput | StepOutputInput | DatasetInput
 
 
 @dataclass(frozen=True)

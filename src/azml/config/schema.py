@@ -7,10 +7,11 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from functools import lru_cache
-from pathlib import Path
 from importlib import resources
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 from azml.errors import ConfigProblem
 
@@ -21,7 +22,8 @@ RESERVED_KEYS = ("$schema", "parameters", "defaults")
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
     """The shipped schema (draft 2020-12)."""
-    return json.loads(_schema_bytes().decode("utf-8"))
+    schema: dict[str, Any] = json.loads(_schema_bytes().decode("utf-8"))
+    return schema
 
 
 @lru_cache(maxsize=1)
@@ -189,7 +191,7 @@ def _describe(error: Any, file: str) -> list[ConfigProblem]:
     if kind == "type":
         wanted = error.validator_value
         wanted = wanted if isinstance(wanted, list) else [wanted]
-        words = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
+        words = " or ".join(_TYPE_WORDS.get(w, str(w)) for w in wanted)
         return [ConfigProblem(file, where, f"expected {words}, got {describe_value(value)}")]
     if kind == "enum":
         options = ", ".join(str(o) for o in error.validator_value)

@@ -9,9 +9,8 @@ when needed: a local run needs no Azure account and never imports azureml.
 from __future__ import annotations
 
 import os
-import sys
-from abc import ABC, abstractmethod
-from typing import Any, Mapping, Sequence, TextIO
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
 
 from azml.config import PipelineConfig
 from azml.loading import load
@@ -19,7 +18,7 @@ from azml.plan import Plan
 from azml.settings import Settings
 
 
-class BasePipeline(ABC):
+class BasePipeline:
     """Settings, config and plan of one pipeline, and its workspace on demand.
 
     Args:
@@ -82,14 +81,32 @@ class BasePipeline(ABC):
     #: The experiment ``run_pipeline`` submits to when none is named.
     DEFAULT_EXPERIMENT = "DEV-train-pipeline"
 
-    @abstractmethod
-    def construct_pipeline(self) -> None:
-        """Build the pipeline's SDK objects."""
+    sdk: Any = None
+    steps: list[Any]
 
-    @abstractmethod
+    def construct_pipeline(self, out: TextIO | None = None) -> None:
+        """Build the SDK objects: v1, the steps against the live workspace (registering
+        datastores and a named cluster when needed); v2, the PipelineJob, offline.
+
+        ``self.sdk`` holds the result and ``self.steps`` its steps (v2: command nodes).
+        """
+        from azml import api
+
+        if self.is_v2:
+            self.sdk = api.construct(self._loaded, target=self.target)
+            self.steps = list(self.sdk.jobs.values())
+            return
+        self.sdk = api.construct(self._loaded, workspace=self.workspace, out=out)
+        self.steps = self.sdk.step_objects()
+
     def _submit(self, experiment_name: str, tags: Mapping[str, str] | None,
                 parameters: Mapping[str, Any] | None, wait: bool, out: TextIO | None) -> Any:
-        """Submit to AzureML; returns the run handle."""
+        from azml import api
+
+        prepared = None if self.is_v2 else self.sdk
+        return api.submit(self._loaded, experiment=experiment_name, workspace=self.workspace,
+                          tags=tags, parameters=parameters, wait=wait, prepared=prepared, out=out,
+                          target=self.target)
 
     def run_pipeline(
         self,

@@ -11,7 +11,7 @@ cycle.
 from __future__ import annotations
 
 import sys
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from azml.config.arguments import Arg, InputArg, LiteralArg, OutputArg, parse_argument
 from azml.config.graph import topological_order

@@ -36,8 +36,9 @@ InputDatasets``); its argument is ``DatasetConsumptionConfig:NAME``
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from azml.config.model import InputMode
 from azml.plan.environment import Flavor

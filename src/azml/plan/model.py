@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from azml.config.arguments import Arg, InputArg, LiteralArg, OutputArg, ParameterArg
-from dataclasses import asdict
-
 from azml.config.model import (
     MODEL_INPUT,
     ModelRegistration,

@@ -377,7 +377,7 @@ def _image_upload(name: str, path: Any, plot: Any) -> list[tuple[str, bytes, str
 
         _log_metric = _log_metric_v2
 
-    facade.RunHistoryFacade.log_image(_Facade(), name, path=path, plot=plot)  # type: ignore[arg-type]
+    facade.RunHistoryFacade.log_image(_Facade(), name, path=path, plot=plot)
     return captured
 
 

@@ -20,28 +20,28 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["cancel_run", "describe_plan", "prepare", "submit_plan"]
 
 
-def describe_plan(plan: "Plan", settings: "Settings", *, as_json: bool = False) -> str:
+def describe_plan(plan: Plan, settings: Settings, *, as_json: bool = False) -> str:
     """Per step, the SDK objects AzureML would receive (no credentials, no network)."""
     from azml.targets.azureml_v1.describe import describe_plan as describe
 
     return describe(plan, settings, as_json=as_json)
 
 
-def prepare(plan: "Plan", settings: "Settings", workspace: Any, out: TextIO) -> Any:
+def prepare(plan: Plan, settings: Settings, workspace: Any, out: TextIO) -> Any:
     """Workspace resources and SDK steps for ``plan`` (see :mod:`.submit`)."""
     from azml.targets.azureml_v1.submit import prepare as build
 
     return build(plan, settings, workspace, out)
 
 
-def submit_plan(plan: "Plan", settings: "Settings", **options: Any) -> Any:
+def submit_plan(plan: Plan, settings: Settings, **options: Any) -> Any:
     """Submit ``plan`` to AzureML (see :func:`azml.targets.azureml_v1.submit.submit_plan`)."""
     from azml.targets.azureml_v1.submit import submit_plan as submit
 
     return submit(plan, settings, **options)
 
 
-def cancel_run(settings: "Settings", run_id: str, *, step_id: str | None = None,
+def cancel_run(settings: Settings, run_id: str, *, step_id: str | None = None,
                ws_config: str | None = None, timeout: float = 300.0) -> str:
     """Cancel an AzureML pipeline run, or one of its step runs; a sentence with the outcome."""
     from azml.targets.azureml_v1.runs import cancel_run as cancel

@@ -31,24 +31,24 @@ Choices (see docs/azure.md):
 from __future__ import annotations
 
 import io
+import json
 import tempfile
+from collections.abc import Mapping
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal
 
-import json
-
-from azml.targets.azureml_v1._sdk import CLOUD, quiet_stdout, require_sdk
 from azml.errors import AzmlError, ConfigError
 from azml.plan import Edge, InputBinding, Plan, PlannedStep
 from azml.settings import Settings
+from azml.targets.azureml_v1._sdk import CLOUD, quiet_stdout, require_sdk
 
 #: Run-based compute: the target name that asks AzureML to create a cluster for
 #: the run and delete it afterwards.
 RUN_BASED_TARGET = "amlcompute"
 AML_COMPUTE_TYPE = "AmlCompute"
-FLAVOR = "azureml_v1"
+FLAVOR: Literal["azureml_v1"] = "azureml_v1"
 OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 UNSET_ACCOUNT = "<BLOB_ACCOUNT_NAME>"
 UNSET_CONTAINER = "<BLOB_CONTAINER_NAME>"

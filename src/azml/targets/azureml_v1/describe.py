@@ -14,6 +14,9 @@ import json
 import re
 from typing import Any
 
+from azml.errors import AzmlError
+from azml.plan import Edge, Plan
+from azml.settings import REDACTED, Settings, is_secret
 from azml.targets.azureml_v1.builder import (
     SdkPipeline,
     SdkStep,
@@ -22,9 +25,6 @@ from azml.targets.azureml_v1.builder import (
     offline_datastores,
     offline_workspace,
 )
-from azml.errors import AzmlError
-from azml.plan import Edge, Plan
-from azml.settings import REDACTED, Settings, is_secret
 
 
 def describe_plan(plan: Plan, settings: Settings, *, as_json: bool = False) -> str:
@@ -205,8 +205,8 @@ def _render(data: dict[str, Any]) -> str:
 
 
 def _render_step(step: dict[str, Any]) -> list[str]:
-    lines = [f"{step['id']} \"{step['name']}\": {step['sdk_class']} {step['script']} "
-             f"(source {step['source_directory']})",
+    lines = [(f"{step['id']} \"{step['name']}\": {step['sdk_class']} {step['script']} "
+              f"(source {step['source_directory']})"),
              "  arguments: " + " ".join(step["arguments"])]
     for name, spec in step["inputs"].items():
         if "dataset" in spec:

@@ -68,7 +68,7 @@ def _is_pipeline(run: Any) -> bool:
 def _steps(run: Any) -> list[Any]:
     try:
         steps = list(run.get_steps())
-    except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
+    except Exception as exc:
         raise AzureServiceError(f"listing the step runs of {run.id}", error_text(exc)) from None
     return sorted(steps, key=lambda s: (_dto(s).get("run_number") or 0, s.id))
 
@@ -167,7 +167,7 @@ def _read_log(step_run: Any) -> tuple[str, str, str]:
     try:
         with quiet_stdout():
             details = step_run.get_details()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise AzureServiceError(f"reading the logs of step run {step_run.id}", error_text(exc)) from None
     files = details.get("logFiles") or {}
     name = main_log(files)
@@ -199,7 +199,7 @@ def _fetch(url: str) -> bytes:
     try:
         return bytes(download_file_stream(url, download_to_bytes=True, session=create_session_with_retry())
                      or b"")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise AzureServiceError("downloading a log file", error_text(exc)) from None
 
 
@@ -239,7 +239,7 @@ def _outputs(step_run: Any) -> dict[str, Any]:
         with quiet_stdout():
             return {name: value.get_port_data_reference()
                     for name, value in step_run.get_outputs().items()}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise AzureServiceError(f"reading the outputs of step run {step_run.id}", error_text(exc)) from None
 
 
@@ -264,7 +264,7 @@ def _datastore(ws: Any, name: str) -> Any:
 
     try:
         return Datastore.get(ws, name)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise AzureServiceError(f"looking up datastore '{name}'", error_text(exc)) from None
 
 
@@ -274,7 +274,7 @@ def _download_logs(step_run: Any, target: Path) -> dict[str, Any]:
     try:
         with quiet_stdout():
             files = dict(step_run.get_details().get("logFiles") or {})
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise AzureServiceError(f"reading the logs of step run {step_run.id}", error_text(exc)) from None
     written = []
     for name, url in sorted(files.items()):

@@ -143,5 +143,5 @@ def build_parallel_run_step(*, name: str, config: Any, inputs: Sequence[Any], ou
             return ParallelRunStep(name=name, parallel_run_config=config, inputs=list(inputs),
                                    output=output, side_inputs=list(side_inputs) or None,
                                    arguments=list(arguments) or None, allow_reuse=allow_reuse)
-    except Exception as exc:  # noqa: BLE001 - the SDK raises bare Exception, ValueError, AssertionError
+    except Exception as exc:
         raise AzmlError(f"step '{name}': the AzureML SDK refused the ParallelRunStep: {exc}") from None

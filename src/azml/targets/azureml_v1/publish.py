@@ -60,7 +60,7 @@ def _published(plan: Plan, settings: Settings, workspace: Any, name: str, descri
             graph = Pipeline(workspace=workspace, steps=pipeline.step_objects())
             return graph.publish(name=name, description=description or f"azml: {plan.config_path.name}",
                                  continue_on_step_failure=False)
-    except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
+    except Exception as exc:
         raise AzureServiceError(f"publishing pipeline '{name}'", settings.redact(error_text(exc))) from None
 
 
@@ -79,7 +79,7 @@ def _endpoint(workspace: Any, name: str, published: Any, description: str) -> An
                                                 description=description or f"azml endpoint {name}")
             found.add_default(published)
             return PipelineEndpoint.get(workspace=workspace, name=name)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise AzureServiceError(f"publishing to pipeline endpoint '{name}'", error_text(exc)) from None
 
 
@@ -125,7 +125,7 @@ def schedule(plan: Plan, settings: Settings, workspace: Any, *, name: str, exper
             else:
                 created = Schedule.create(workspace, name=name, pipeline_id=published["pipeline_id"],
                                           experiment_name=experiment, recurrence=pattern)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise AzureServiceError(f"creating schedule '{name}'", error_text(exc)) from None
     return {**schedule_record(created), "published": published}
 
@@ -158,7 +158,7 @@ def list_schedules(workspace: Any, *, active_only: bool = True) -> list[dict[str
     try:
         with quiet_stdout():
             return [schedule_record(s) for s in Schedule.list(workspace, active_only=active_only)]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise AzureServiceError("listing schedules", error_text(exc)) from None
 
 
@@ -179,7 +179,7 @@ def unschedule(workspace: Any, name_or_id: str) -> dict[str, Any]:
             return schedule_record(Schedule.get(workspace, matches[0].id))
     except ScheduleNotFoundError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise AzureServiceError(f"disabling schedule '{name_or_id}'", error_text(exc)) from None
 
 

@@ -5,12 +5,13 @@ Only called at submission time; both need the service.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO
 
-from azml.targets.azureml_v1._sdk import error_text, require_sdk
 from azml.config.model import ComputeSpec
 from azml.errors import AzureServiceError, DatasetNotFoundError, SettingsError
 from azml.settings import Settings
+from azml.targets.azureml_v1._sdk import error_text, require_sdk
 
 BLOB_VARIABLES = ("BLOB_ACCOUNT_NAME", "BLOB_CONTAINER_NAME", "BLOB_ACCOUNT_KEY")
 

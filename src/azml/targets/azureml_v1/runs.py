@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable, Mapping, TextIO
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
 
-from azml.targets.azureml_v1._sdk import error_text, quiet_stdout, require_sdk
 from azml.errors import AzmlError, AzureServiceError, RunNotFoundError
 from azml.settings import Settings
+from azml.targets.azureml_v1._sdk import error_text, quiet_stdout, require_sdk
 
 #: Final states as the pipelines service (Finished, PartiallyExecuted, Bypassed) and run
 #: history (Completed) name them (azureml.pipeline.core: TaskStatus and
@@ -50,7 +51,7 @@ class AzureRun:
     @property
     def status(self) -> str:
         """The pipeline run's status, fresh from the service."""
-        return self._run.get_status()
+        return str(self._run.get_status())
 
     def refresh_steps(self) -> dict[str, str]:
         """Record (and print) step runs the service has created since the last look."""
@@ -210,6 +211,6 @@ def _log_tail(step_run: Any, count: int = LOG_TAIL_LINES) -> list[str]:
 
 def _portal_url(pipeline_run: Any) -> str:
     try:
-        return pipeline_run.get_portal_url()
+        return str(pipeline_run.get_portal_url())
     except Exception:
         return ""

@@ -17,12 +17,18 @@ everything that can be checked offline has been:
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping, TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 from azml.errors import RunFailedError
 from azml.plan import Plan
 from azml.settings import Settings
-from azml.targets.azureml_v1.builder import SdkPipeline, build_sdk_steps, dataset_refs, datastore_names
+from azml.targets.azureml_v1.builder import (
+    SdkPipeline,
+    build_sdk_steps,
+    dataset_refs,
+    datastore_names,
+)
 from azml.targets.azureml_v1.runs import AzureRun, submit_pipeline
 from azml.targets.experiment import check_experiment_name
 

@@ -17,7 +17,8 @@ Authentication, in order:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from azml.errors import AzmlError, SettingsError
 from azml.settings import Settings
@@ -81,7 +82,7 @@ def cli_token_getter() -> Callable[[str], str]:
 
         resource = str(getattr(audience, "value", audience)).rstrip("/")
         try:
-            return AzureCliCredential(process_timeout=60).get_token(resource + "/.default").token
+            return str(AzureCliCredential(process_timeout=60).get_token(resource + "/.default").token)
         except (CredentialUnavailableError, ClientAuthenticationError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SettingsError("Azure CLI login", f"no token ({first})",

@@ -25,7 +25,7 @@ SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json"
 def job_yaml(job: Any, folder: Path) -> str:
     """The YAML text of ``job`` with code paths relative to ``folder``."""
     require_sdk("Writing the pipeline job as YAML")
-    import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs; azure-ai-ml depends on it
+    import yaml  # type: ignore[import-untyped,unused-ignore]  # azure-ai-ml depends on PyYAML
 
     data = job._to_dict()
     for node in (data.get("jobs") or {}).values():

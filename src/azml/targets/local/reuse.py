@@ -22,9 +22,9 @@ from typing import Any
 
 from azml.config.arguments import InputArg, LiteralArg, OutputArg
 from azml.config.model import ParamValue
-from azml.targets.local.hashing import digest_json, digest_text
 from azml.plan import PlannedStep, render_parameter
 from azml.settings import is_secret
+from azml.targets.local.hashing import digest_json, digest_text
 
 MAX_REASONS = 3
 

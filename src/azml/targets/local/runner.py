@@ -22,27 +22,27 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from azml.errors import DataNotFoundError, InterruptedRunError, LaunchError, StoreWriteError
+from azml.plan import Flavor, Plan
+from azml.runtime import current_site_packages
+from azml.settings import Settings
 from azml.targets.local import contract, ids, launch, procs, reuse, snapshot, workspace
 from azml.targets.local.datasets import ResolvedDataset, resolve_inputs
 from azml.targets.local.display import Display
+from azml.targets.local.envhints import missing_module_hint
+from azml.targets.local.envs import CURRENT_ENV_NOTE, Env, EnvBuilder, EnvRequest
 from azml.targets.local.executor import Handle, Job, ProcessExecutor
 from azml.targets.local.hashing import Hasher, Manifest, list_files
 from azml.targets.local.logs import last_line
 from azml.targets.local.model import OK, LocalRun, Status, StepRun
-from azml.targets.local.scheduler import Outcome, Scheduler
-from azml.targets.local.envhints import missing_module_hint
-from azml.targets.local.envs import CURRENT_ENV_NOTE, Env, EnvBuilder, EnvRequest
 from azml.targets.local.process_env import step_environ
+from azml.targets.local.scheduler import Outcome, Scheduler
 from azml.targets.local.store import Store
 from azml.targets.local.tracker import RunTracker
-from azml.runtime import current_site_packages
-from azml.plan import Flavor, Plan
-from azml.settings import Settings
 
 REQUEST_POLL_SECONDS = 0.2
 MAX_RANKS_VARIABLE = "AZML_MAX_LOCAL_RANKS"

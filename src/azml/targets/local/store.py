@@ -370,9 +370,10 @@ class Store:
     def tree_stat(self, root: str) -> sqlite3.Row | None:
         """The recorded stat fingerprint of folder ``root`` and its manifest digest, if any."""
         try:
-            return self.conn.execute(
+            row: sqlite3.Row | None = self.conn.execute(
                 "SELECT fingerprint, manifest, newest_ns, indexed_ns, files FROM tree_stats "
                 "WHERE root=?", (root,)).fetchone()
+            return row
         except sqlite3.OperationalError:  # no such table yet: nothing recorded
             return None
 

@@ -62,10 +62,10 @@ def missing_inputs(plan: Plan, root: Path) -> list[tuple[str, str, str, str]]:
             if spec.kind != "datastore":
                 continue
             folder = datastore_folder(root, spec)
-            store_dir = (root / spec.datastore).resolve()
+            store_dir = (root / str(spec.datastore)).resolve()
             resolved = folder.resolve()
             if not resolved.is_relative_to(store_dir) or not folder.exists():
-                missing.append((sid, spec.datastore, spec.path, str(folder)))
+                missing.append((sid, str(spec.datastore), str(spec.path), str(folder)))
     return missing
 
 
