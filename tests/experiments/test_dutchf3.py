@@ -138,6 +138,7 @@ def test_train_accepts_overrides_before_and_after_the_paths() -> None:
     spec = importlib.util.spec_from_file_location("dutchf3_train", EXPERIMENT / "train.py")
     assert spec is not None and spec.loader is not None
     train = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = train  # its dataclasses look their module up there
     spec.loader.exec_module(train)
 
     args, opts = train.parse_args(["TRAIN.END_EPOCH", "2", "--input_data", "in",
