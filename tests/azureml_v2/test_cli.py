@@ -135,7 +135,7 @@ def test_submit_wait_status_logs_and_cancel(fanin: Path, service: StandIn,
 
     assert main(["status", name, "--target", "azureml-v2", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert status["status"] == "Running" and {s["step"] for s in status["steps"]} == set(body["jobs"])
+    assert status["status"] == "Running" and {s["name"] for s in status["steps"]} == set(body["jobs"])
 
     child = service.child(name, "train")["runId"]
     service.write_log(child, "user_logs/std_log_process_0.txt", "epoch 1\n")

@@ -5,6 +5,7 @@ scheduled."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -66,5 +67,14 @@ def test_publish_and_schedule_a_job_yaml(cli: Any, standin: StandIn, tmp_path: P
     assert "weekly" in cli("schedules", "--target", "azureml-v2").stdout
     assert cli("unschedule", "weekly", "--target", "azureml-v2").stdout.strip() == \
         "schedule weekly (weekly): Disabled"
-    refused = cli("schedule", "pipeline_config.json", "--name", "x", "--every", "1d", "--target", "azureml-v2")
-    assert refused.returncode == 2 and "pass the pipeline job's YAML" in refused.stderr
+    # a config goes through the plan's v2 translation, as `azml submit --target azureml-v2` sends it
+    config = tmp_path / "pipeline_config.json"
+    config.write_text(json.dumps({"daily": {
+        "type": "PythonScriptStep", "name": "daily", "script": "train.py", "source_directory": "proj/train",
+        "outputs": ["report"], "arguments": ["--output", "${{outputs.report}}"]}}))
+    daily = cli("schedule", str(config), "--name", "daily", "--every", "1d", "--target", "azureml-v2")
+    assert daily.returncode == 0, daily.stderr
+    assert daily.stdout.strip() == "schedule daily (daily): every 1 day, Active"
+    props = standin.state["schedules"]["daily"]["properties"]
+    assert props["trigger"]["frequency"].lower() == "day", props["trigger"]
+    assert list(props["action"]["jobDefinition"]["jobs"]) == ["daily"]
