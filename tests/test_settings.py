@@ -61,9 +61,16 @@ def test_explicit_missing_env_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name, secret", [("BLOB_ACCOUNT_KEY", True), ("AZURE_CLIENT_SECRET", True),
-                                          ("DB_PASSWORD", True), ("GH_TOKEN", True), ("BLOB_ACCOUNT_NAME", False)])
+                                          ("DB_PASSWORD", True), ("GH_TOKEN", True), ("BLOB_ACCOUNT_NAME", False),
+                                          ("DB_PWD", True), ("PWD", False), ("OLDPWD", False)])
 def test_is_secret(name: str, secret: bool) -> None:
     assert is_secret(name) is secret
+
+
+def test_the_working_folder_is_not_taken_for_a_secret(tmp_path: Path) -> None:
+    # the shell exports PWD and OLDPWD; masking them hid every path in azml's output
+    settings = load_settings(environ={"PWD": str(tmp_path), "OLDPWD": "/work"}, base_dir=tmp_path)
+    assert settings.redact(f"Plan for {tmp_path}/c.json") == f"Plan for {tmp_path}/c.json"
 
 
 def test_redact_and_repr_hide_secret_values(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ from azml.errors import ConfigError, ConfigProblem
 #: A GPU size Azure offers today (NCasT4_v3: 4 vCPU, 1 NVIDIA T4). The original
 #: default, Standard_NC6, was retired in 2023.
 DEFAULT_VM_SIZE = "Standard_NC4as_T4_v3"
-SECRET_SUFFIXES = ("KEY", "SECRET", "PASSWORD", "TOKEN", "PWD", "CONNECTION_STRING",
+#: ``_PWD`` (``DB_PWD``), not ``PWD``: the shell's ``PWD``/``OLDPWD`` hold folders.
+SECRET_SUFFIXES = ("KEY", "SECRET", "PASSWORD", "TOKEN", "_PWD", "CONNECTION_STRING",
                    "CONNECTIONSTRING", "SAS_URL", "CREDENTIAL", "CREDENTIALS")
 REDACTED = "***"
 #: Secrets recognised by their shape wherever they appear: the value part of Azure
