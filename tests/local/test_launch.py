@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from azml.errors import LaunchError
 from azml.targets.local import launch, procs
-from azml.runtime.rankshim import rank_variables
+from azml.runtime.rankshim import node_cpus, rank_variables
 from tests.local.conftest import step
 
 
@@ -100,6 +101,34 @@ def test_rank_shim_execs_the_script(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(launch.SHIM), "--ppn", "2", "--", str(script), "x"],
                          env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "1 ['x']"
+
+
+def test_each_simulated_node_gets_a_disjoint_share_of_the_cpus() -> None:
+    cpus = [0, 1, 2, 3]
+    shares = [node_cpus(cpus, rank, 4, 2) for rank in range(4)]  # 2 nodes x 2 ranks
+    assert shares == [[0, 1], [0, 1], [2, 3], [2, 3]]
+    assert [node_cpus([0, 1], rank, 2, 1) for rank in range(2)] == [[0], [1]]
+    assert node_cpus([0, 1, 2], 2, 3, 1) == [2] and node_cpus([0, 1, 2], 0, 3, 1) == [0]
+    assert node_cpus(cpus, 1, 2, 2) is None  # one node: the whole machine
+    assert node_cpus([0, 1], 2, 3, 1) is None  # fewer CPUs than nodes: left alone
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_getaffinity") or
+                    len(__import__("os").sched_getaffinity(0)) < 2, reason="needs 2 CPUs and affinity")
+def test_rank_shim_pins_a_rank_to_its_node_share(tmp_path: Path) -> None:
+    import os
+
+    script = tmp_path / "s.py"
+    script.write_text("import os; print(sorted(os.sched_getaffinity(0)))")
+    cpus = sorted(os.sched_getaffinity(0))
+    seen = []
+    for rank in (0, 1):  # two nodes of one rank each
+        env = {"OMPI_COMM_WORLD_RANK": str(rank), "OMPI_COMM_WORLD_SIZE": "2", "PATH": "/usr/bin"}
+        out = subprocess.run([sys.executable, str(launch.SHIM), "--ppn", "1", "--", str(script)],
+                             env=env, capture_output=True, text=True, check=True).stdout
+        seen.append(json.loads(out))
+    assert seen[0] and seen[1] and not set(seen[0]) & set(seen[1])
+    assert sorted(seen[0] + seen[1]) == cpus
 
 
 def test_import_is_light() -> None:

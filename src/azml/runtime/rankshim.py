@@ -16,6 +16,10 @@ variables a multi-node AzureML MPI job would show, then replaces itself with
   have (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``, ``TORCHELASTIC_*``,
   ``OMP_NUM_THREADS``...) are removed, except those the step itself sets, whose
   values are given back with ``--restore NAME=VALUE``.
+- each simulated node gets its own share of this machine's CPUs (the process's affinity
+  is narrowed to a disjoint slice per node, when there are at least as many CPUs as
+  nodes): on AzureML every node is a VM of its own, so a script that sizes its thread
+  pool from the CPUs it sees must not oversubscribe this machine by the node count.
 
 This file imports nothing from azml, so it starts fast and runs in any rank.
 """
@@ -81,6 +85,28 @@ def azureml_rank_environment(
     return env
 
 
+def node_cpus(cpus: list[int], rank: int, size: int, ppn: int) -> list[int] | None:
+    """The CPUs of rank ``rank``'s simulated node: a disjoint, contiguous slice of ``cpus``
+    per node; ``None`` when the job has one node or there are fewer CPUs than nodes."""
+    nodes = -(-size // ppn)
+    if nodes < 2 or len(cpus) < nodes:
+        return None
+    node = rank // ppn
+    ordered = sorted(cpus)
+    return ordered[node * len(ordered) // nodes:(node + 1) * len(ordered) // nodes]
+
+
+def pin_to_node(environ: dict[str, str], ppn: int) -> None:
+    """Narrow this process's CPU affinity to its simulated node's share (Linux only)."""
+    rank = environ.get("OMPI_COMM_WORLD_RANK") or environ.get("RANK")
+    size = environ.get("OMPI_COMM_WORLD_SIZE") or environ.get("WORLD_SIZE")
+    if rank is None or size is None or not hasattr(os, "sched_setaffinity"):
+        return
+    share = node_cpus(list(os.sched_getaffinity(0)), int(rank), int(size), ppn)
+    if share:
+        os.sched_setaffinity(0, share)
+
+
 def parse(argv: list[str]) -> tuple[int, bool, dict[str, str], list[str]]:
     """``(ppn, azureml, restore, python_args)`` from the command line."""
     ppn: int | None = None
@@ -114,6 +140,7 @@ def main(argv: list[str]) -> None:
         os.environ.update(env)
     else:
         os.environ.update(rank_variables(dict(os.environ), ppn))
+    pin_to_node(dict(os.environ), ppn)
     os.execv(sys.executable, [sys.executable, *command])
 
 
