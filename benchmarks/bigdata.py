@@ -1,4 +1,4 @@
-"""Section 6: a no-op re-run over an input folder of 100,000 small files.
+"""Section 7: a no-op re-run over an input folder of 100,000 small files.
 
 Issue #11: a re-run with nothing changed over such a folder took 1.8 s and 208 MB
 while walking it with ``os.stat`` takes 0.2–0.3 s. Three commands, timed side by
@@ -100,8 +100,8 @@ def _scripts(root: Path) -> dict[str, Path]:
 
 
 def section_bigdata(ctx: Context, pending: Outcome | None) -> list[Row]:
-    """6. No-op over 100,000 files against the bare os.stat walk of the same folder."""
-    title = "6. Large input, nothing changed"
+    """7. No-op over 100,000 files against the bare os.stat walk of the same folder."""
+    title = "7. Large input, nothing changed"
     case = f"{FILES:,} small files in one datastore input"
     root = ctx.folder("bigdata")
     ctx.log(f"{title}: writing {FILES:,} files")

@@ -1,4 +1,4 @@
-"""Section 6: the local ParallelRunStep driver against a hand-written multiprocessing.Pool.
+"""Section 8: the local ParallelRunStep driver against a hand-written multiprocessing.Pool.
 
 Both score the same 10,000 small files with the same entry script, 2 worker
 processes and mini-batches of 10 files: each worker imports the script and calls
@@ -123,8 +123,8 @@ def _runner(ctx: Context, root: Path, label: str, argv_for: ArgvFor) -> Runner:
 
 
 def section_parallel(ctx: Context) -> list[Row]:
-    """6. Batch inference: 10,000 files, 2 workers, azml's driver against multiprocessing.Pool."""
-    title = "6. Batch inference"
+    """8. Batch inference: 10,000 files, 2 workers, azml's driver against multiprocessing.Pool."""
+    title = "8. Batch inference"
     root = ctx.folder("parallel")
     source, data, pool = write_inputs(root)
     python = str(ctx.tools.python)

@@ -1,4 +1,4 @@
-"""Section 6: scale (issue #16). Cost per step as the pipeline grows, a large fully
+"""Section 9: scale (issue #16). Cost per step as the pipeline grows, a large fully
 reused re-run, and the orchestrator's memory while a step writes a lot of output.
 
 - A fresh chain of 500 and of 2,000 trivial steps against the shell loop: the
@@ -47,8 +47,8 @@ out.flush()
 
 
 def section_scale(ctx: Context, pending: Outcome | None) -> list[Row]:
-    """6. Scale: big chains fresh and reused, and memory under a large log."""
-    title = "6. Scale"
+    """9. Scale: big chains fresh and reused, and memory under a large log."""
+    title = "9. Scale"
     rows: list[Row] = []
     reps = 1 if ctx.fast_reps <= 2 else 2
     per_step: dict[int, tuple[Outcome, Outcome]] = {}
