@@ -77,7 +77,7 @@ def test_metrics_and_model_of_a_local_run(tracked: Project) -> None:
     assert train["metrics"]["loss"] == pytest.approx(1 / 3) and train["metrics"]["mIoU"] == 0.75
     assert score["metrics"] == {"rmse": 0.25}
     log = Path(train["log"]).read_text()
-    assert f"parent {run['run_id']} experiment nyc-taxi" in log and "datasets ['raw_data']" in log
+    assert f"parent {run['run_id']} experiment nyc-taxi" in log and "datasets []" in log  # a datastore path is no dataset
     table = proj.cli("metrics", run["run_id"])
     assert table.returncode == 0 and "mIoU" in table.stdout and "rmse" in table.stdout
     models = proj.cli("models")

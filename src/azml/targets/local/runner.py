@@ -121,7 +121,7 @@ class LocalRunner:
             for sid, s in plan.steps.items()], config=str(plan.config_path))
         self.records = {s.id: s for s in self.run.steps}
         self.display = Display(out, settings.redact, self.run.steps)
-        self.tracker = RunTracker(settings, self.display.warn)
+        self.tracker = RunTracker(settings, self.display.warn, self.display.write)
         self.out = out
         self.isolated = env_mode != "current"
         self.pass_env = contract.pass_env_names(settings, pass_env)
@@ -482,8 +482,12 @@ class LocalRunner:
         port = procs.free_port() if step.is_mpi and step.node_count > 1 else None
         variables = contract.contract_variables(step, self.plan.parameters, paths,
                                                 record.step_run_id, port, self.flavor)
+        # Run.input_datasets lists the step's dataset inputs only (AzureML reads it from
+        # AZUREML_DATASET_ENVIRONMENT_VARS), by their named-input name
+        datasets = {binding.binding_name: paths.inputs[name] for name, binding in step.inputs.items()
+                    if binding.kind == "dataset" and name in paths.inputs}
         variables.update(self.tracker.step_variables(step_id, record.step_run_id, record.name,
-                                                     paths.inputs))
+                                                     datasets))
         env = self._environ(step_id, variables)
         python = str(self.envs[step_id].python) if self.isolated else sys.executable
         if step.is_parallel:

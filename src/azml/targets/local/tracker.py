@@ -23,12 +23,14 @@ TRACKING_VARIABLE = "AZML_TRACKING"
 class RunTracker:
     """The tracking side of one local run; every method is a no-op when tracking is off."""
 
-    def __init__(self, settings: Settings, warn: Callable[[str], None]) -> None:
+    def __init__(self, settings: Settings, warn: Callable[[str], None],
+                 say: Callable[[str], None] | None = None) -> None:
         from azml.tracking.server import mlflow_installed
 
         self.enabled = (settings.get(TRACKING_VARIABLE, "on") or "on").lower() not in (
             "off", "0", "false", "no") and mlflow_installed()
         self._warn = warn
+        self._say = say or warn
         self._store: Any = None
         self._handle: Any = None
         if self.enabled:
@@ -77,7 +79,7 @@ class RunTracker:
             version = self._store.register_model(self._handle, step_run_id, spec.name, found,
                                                  dict(spec.tags))
             if version is not None:
-                self._warn(f"registered model {spec.name} version {version}")
+                self._say(f"registered model {spec.name} version {version}")
         return ""
 
     def step_ended(self, step_run_id: str, status: str) -> None:
