@@ -442,14 +442,16 @@ def ui(*, env_file: str | None = None, stop: bool = False) -> str:
 
     With ``stop``, stop it instead and say so.
     """
-    home = load_settings(env_file).azml_home
+    settings = load_settings(env_file)
+    home = settings.azml_home
     if stop:
         from azml.tracking.server import stop_server
 
         return "stopped the local MLflow server" if stop_server(home) else "no local MLflow server was running"
     from azml.tracking.query import ui as start_ui
+    from azml.tracking.server import IDLE_VARIABLE
 
-    return start_ui(home)
+    return start_ui(home, settings.get(IDLE_VARIABLE))
 def data_pull(spec: str, *, workers: int | None = None, verify: bool = False,
               env_file: str | None = None, out: TextIO | None = sys.stderr) -> Any:
     """Pull ``DATASTORE[/PATH]`` from the configured blob container into the local datastore folder."""

@@ -70,6 +70,9 @@ def test_no_launcher_is_a_clear_error(mpi_plan, tmp_path: Path, monkeypatch: pyt
         launch.choose_launcher("one", {"PATH": str(tmp_path), "AZML_MPI_LAUNCHER": "mpirun"}, PY)
     with pytest.raises(LaunchError, match="not a known launcher"):
         launch.choose_launcher("one", {"AZML_MPI_LAUNCHER": "srun"}, PY)
+    # the setting (environment or .env) when the step does not choose
+    with pytest.raises(LaunchError, match="AZML_MPI_LAUNCHER='srun' is not a known launcher"):
+        launch.choose_launcher("one", {"PATH": str(tmp_path)}, PY, prefer="srun")
 
 
 def test_has_torch_asks_the_step_interpreter() -> None:

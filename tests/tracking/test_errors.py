@@ -60,3 +60,14 @@ def test_hook_is_inert_outside_a_local_step() -> None:
                                       "AZUREML_RUN_TOKEN": "t"})
     assert runhook.is_local_step({"AZUREML_RUN_ID": "x", "MLFLOW_RUN_ID": "y",
                                   "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"})
+
+
+def test_idle_timeout_comes_from_the_setting_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from azml.tracking.server import DEFAULT_IDLE, IDLE_VARIABLE, idle_seconds
+
+    monkeypatch.delenv(IDLE_VARIABLE, raising=False)
+    assert idle_seconds() == DEFAULT_IDLE
+    assert idle_seconds("90") == 90.0  # AZML_TRACKING_IDLE=90 in .env
+    monkeypatch.setenv(IDLE_VARIABLE, "120")
+    assert idle_seconds() == 120.0 and idle_seconds("90") == 90.0
+    assert idle_seconds("soon") == DEFAULT_IDLE and idle_seconds("0") == 1.0

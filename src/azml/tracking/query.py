@@ -62,8 +62,8 @@ def model_folder(home: str | os.PathLike[str], step: str, name: str,
     return chosen, folder
 
 
-def ui(home: str | os.PathLike[str]) -> str:
+def ui(home: str | os.PathLike[str], idle: str | None = None) -> str:
     """Start (or find) the tracking server of ``home``, wait until it answers; its address."""
-    info = server.ensure_server(home)
+    info = server.ensure_server(home, idle)
     server.wait_ready(info, server.Layout.of(home))
     return info.uri

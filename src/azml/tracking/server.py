@@ -89,10 +89,12 @@ IDLE_VARIABLE = "AZML_TRACKING_IDLE"
 DEFAULT_IDLE = 1800.0
 
 
-def idle_seconds() -> float:
-    """How long the server waits for a request before it exits (``AZML_TRACKING_IDLE``)."""
+def idle_seconds(raw: str | None = None) -> float:
+    """How long the server waits for a request before it exits: ``raw`` (the setting
+    ``AZML_TRACKING_IDLE``, from the environment or ``.env``), else the environment's."""
+    value = raw if raw not in (None, "") else os.environ.get(IDLE_VARIABLE)
     try:
-        return max(1.0, float(os.environ.get(IDLE_VARIABLE, DEFAULT_IDLE)))
+        return max(1.0, float(value)) if value else DEFAULT_IDLE
     except ValueError:
         return DEFAULT_IDLE
 
@@ -116,8 +118,9 @@ def check_store(layout: Layout) -> None:
             "to start a new store")
 
 
-def ensure_server(home: str | os.PathLike[str]) -> ServerInfo:
-    """The running server of ``home``, started when there is none (does not wait for it)."""
+def ensure_server(home: str | os.PathLike[str], idle: str | None = None) -> ServerInfo:
+    """The running server of ``home``, started when there is none (does not wait for it);
+    ``idle``: the ``AZML_TRACKING_IDLE`` setting for a server it starts."""
     if not mlflow_installed():
         raise TrackingUnavailable("MLflow is not installed (pip install 'azml[tracking]')")
     layout = Layout.of(home)
@@ -127,7 +130,7 @@ def ensure_server(home: str | os.PathLike[str]) -> ServerInfo:
         info = read_info(layout)
         if info is not None and alive(info):
             return info
-        return _start(layout)
+        return _start(layout, idle_seconds(idle))
 
 
 def read_info(layout: Layout) -> ServerInfo | None:
@@ -178,14 +181,14 @@ def stop_server(home: str | os.PathLike[str], timeout: float = 10.0) -> bool:
         return True
 
 
-def _start(layout: Layout) -> ServerInfo:
+def _start(layout: Layout, idle: float) -> ServerInfo:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
     port = listener.getsockname()[1]
     argv = [sys.executable, "-m", SERVE_MODULE, "--fd", str(listener.fileno()),
             "--backend", layout.backend_uri, "--artifacts", str(layout.artifacts),
-            "--idle", str(idle_seconds())]
+            "--idle", str(idle)]
     env = {k: v for k, v in os.environ.items() if not is_secret(k)}
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     with open(layout.log, "ab") as log:

@@ -50,14 +50,15 @@ class PipelineHandle:
 class Tracking:
     """The tracking store of one AZML_HOME, as the local runner uses it."""
 
-    def __init__(self, home: str | os.PathLike[str], timeout: float = server.READY_TIMEOUT) -> None:
+    def __init__(self, home: str | os.PathLike[str], timeout: float = server.READY_TIMEOUT,
+                 idle: str | None = None) -> None:
         self.layout = server.Layout.of(home)
         self.problem = ""
         self.client: mlflowrest.Client | None = None
         #: one worker: child runs are created ahead of their steps, ends are sent behind
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="azml-tracking")
         try:
-            info = server.ensure_server(home)
+            info = server.ensure_server(home, idle)
             self.client = mlflowrest.Client(info.uri, timeout=timeout)
         except TrackingUnavailable as exc:
             self.problem = str(exc)

@@ -57,7 +57,7 @@ class Command:
 
 
 def step_command(step: PlannedStep, args: list[str], environ: Mapping[str, str], log_dir: Path,
-                 *, python: str, root: Path) -> Command:
+                 *, python: str, root: Path, launcher: str | None = None) -> Command:
     """The command for ``step`` run by ``python`` from snapshot ``root`` with ``args``.
 
     Raises:
@@ -65,7 +65,7 @@ def step_command(step: PlannedStep, args: list[str], environ: Mapping[str, str],
     """
     if not step.is_mpi:
         return Command(script_command(python, step.script, args, root), "python")
-    launcher = choose_launcher(step.id, environ, python)
+    launcher = choose_launcher(step.id, environ, python, launcher)
     if not procs.loopback_works():
         raise LaunchError(
             step.id, f"{launcher} needs the loopback network interface (127.0.0.1), which is down",
@@ -124,10 +124,13 @@ def parallel_command(step: PlannedStep, args: list[str], inputs: Mapping[str, Pa
     return Command(argv, "python")
 
 
-def choose_launcher(step_id: str, environ: Mapping[str, str], python: str) -> str:
-    """``"mpirun"`` or ``"torchrun"`` for an MpiStep; LaunchError when neither is usable."""
-    wanted = environ.get(LAUNCHER_VARIABLE, "").strip().lower() or os.environ.get(
-        LAUNCHER_VARIABLE, "").strip().lower()
+def choose_launcher(step_id: str, environ: Mapping[str, str], python: str,
+                    prefer: str | None = None) -> str:
+    """``"mpirun"`` or ``"torchrun"`` for an MpiStep; LaunchError when neither is usable.
+
+    The choice is the step's own ``AZML_MPI_LAUNCHER``, else ``prefer`` (the setting).
+    """
+    wanted = (environ.get(LAUNCHER_VARIABLE) or prefer or "").strip().lower()
     has_mpirun = shutil.which("mpirun", path=environ.get("PATH")) is not None
     if wanted not in ("", "mpirun", "torchrun"):
         raise LaunchError(step_id, f"{LAUNCHER_VARIABLE}={wanted!r} is not a known launcher",

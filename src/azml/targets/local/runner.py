@@ -158,7 +158,7 @@ class LocalRunner:
         self._resolve_models()
         self.datasets = resolve_inputs(self.plan, self.settings, pull=pull, out=self.out)
         skip = (self.settings.azml_home, root)
-        no_limit = bool(os.environ.get(snapshot.NO_FILE_LIMIT_VARIABLE))
+        no_limit = bool(self.settings.get(snapshot.NO_FILE_LIMIT_VARIABLE))
         by_source: dict[Path, snapshot.Snapshot] = {}
         by_folder: dict[Path, Manifest] = {}
         for sid, step in self.plan.steps.items():
@@ -496,7 +496,8 @@ class LocalRunner:
                                               logs=step_dir / "logs", flavor=self.flavor)
         else:
             command = launch.step_command(step, args, env, step_dir, python=python,
-                                          root=step_dir / "work")
+                                          root=step_dir / "work",
+                                          launcher=self.settings.get(launch.LAUNCHER_VARIABLE))
         # the guard writes the combined log (and rank logs) itself, as the output arrives
         record.log = str(step_dir / workspace.STEP_LOG)
         return Job(step_id, record.step_run_id, command.argv, step_dir / "work", env,

@@ -34,9 +34,10 @@ class RunTracker:
         self._store: Any = None
         self._handle: Any = None
         if self.enabled:
+            from azml.tracking.server import IDLE_VARIABLE
             from azml.tracking.store import Tracking
 
-            self._store = Tracking(settings.azml_home)
+            self._store = Tracking(settings.azml_home, idle=settings.get(IDLE_VARIABLE))
 
     def start(self, experiment: str, run_id: str, config: str,
               steps: list[tuple[str, str, str]]) -> None:
