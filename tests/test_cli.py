@@ -130,3 +130,6 @@ def test_cancel_unknown_id_without_workspace(project: Path, monkeypatch, capsys)
     assert main(["cancel", "no-such-run"]) == 3  # an unknown run id, as the README says
     err = capsys.readouterr().err
     assert "no local run has id 'no-such-run', and AzureML cannot be asked: no workspace configuration" in err
+    for command in ("metrics", "status", "logs"):  # the same answer from every command
+        assert main([command, "no-such-run"]) == 3, command
+        assert "no local run has id 'no-such-run'" in capsys.readouterr().err

@@ -16,7 +16,6 @@ from azml.errors import (
     NoWorkspaceError,
     RunFailedError,
     RunNotFoundError,
-    SettingsError,
     UsageError,
 )
 from azml.loading import Loaded, load
@@ -420,11 +419,8 @@ def _histories(settings: Any, run_id: str, step: str | None, ws_config: str | No
         return found
     from azml.targets.azureml_v1.models import run_metrics
 
-    try:
+    with _no_local_run(run_id):
         remote = run_metrics(settings, run_id, ws_config=ws_config)
-    except SettingsError as exc:
-        raise SettingsError(exc.what, f"no local run has id '{run_id}' with recorded metrics, and "
-                            f"AzureML cannot be asked: {exc.problem}", exc.advice) from None
     if step is not None:
         remote = {k: v for k, v in remote.items() if k == step}
     return remote
