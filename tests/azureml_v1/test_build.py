@@ -247,3 +247,18 @@ def test_depends_on_becomes_run_after(monkeypatch: pytest.MonkeyPatch, tmp_path:
     sdk = build(config.parent, monkeypatch)
     assert sdk.steps["prep_b"].step.run_after_steps == [sdk.steps["prep_a"].step]
     assert ("prepare a", "prepare b") in graph_edges(Pipeline(workspace, sdk.step_objects()))
+
+
+def test_plan_target_azure_shows_the_demo_model_registration(monkeypatch: pytest.MonkeyPatch) -> None:
+    from azml.targets.azureml_v1 import describe_plan
+
+    loaded = load_plan(REPO, monkeypatch, config=REPO / "configs" / "pipeline_config.json")
+    data = json.loads(describe_plan(loaded.plan, loaded.settings, as_json=True))
+    (registration,) = data["registrations"]
+    assert registration["after"] == "train" and registration["model"] == "dutchf3-unet"
+    assert registration["arguments"][:1] == ["--model_path"] and "--name" in registration["arguments"]
+    text = describe_plan(loaded.plan, loaded.settings)
+    assert ("'register dutchf3-unet': PythonScriptStep register_model.py after train, registers "
+            "output model as model 'dutchf3-unet'") in text
+    score = next(s for s in data["steps"] if s["id"] == "score")
+    assert score["compute"]["max_nodes"] == 1  # not None: what azml creates the cluster with

@@ -43,8 +43,21 @@ def describe_pipeline(pipeline: SdkPipeline) -> dict[str, Any]:
         "parameters": {n: p.default_value for n, p in pipeline.parameters.items()},
         "edges": [_describe_edge(pipeline, e) for e in pipeline.edges],
         "steps": [describe_step(s) for s in pipeline.steps.values()],
+        "registrations": [_describe_registration(pipeline.steps[sid], step)
+                          for sid, step in pipeline.registrations.items()],
         "notes": list(pipeline.notes),
     }
+
+
+def _describe_registration(source: SdkStep, step: Any) -> dict[str, Any]:
+    """The model registration step that runs after ``source`` (``register_model``)."""
+    spec = source.planned.register_model
+    assert spec is not None
+    return {"after": source.planned.id, "name": step.name, "sdk_class": type(step).__name__,
+            "script": step._script_name, "model": spec.name,
+            "path": f"{spec.output}/{spec.inside}" if spec.inside else spec.output,
+            "arguments": [a if isinstance(a, str) else f"<{type(a).__name__} "
+                          f"{getattr(a, 'name', getattr(a, 'input_name', ''))}>" for a in step._arguments]}
 
 
 def _describe_edge(pipeline: SdkPipeline, edge: Edge) -> dict[str, str]:
@@ -183,8 +196,11 @@ def _describe_compute(sdk: SdkStep) -> dict[str, Any]:
     runconfig = sdk.runconfig
     spec = sdk.planned.compute
     if spec.cluster_name:
+        from azml.targets.azureml_v1.resources import cluster_max_nodes
+
         return {"kind": "cluster", "target": spec.cluster_name, "vm_size": spec.vm_size,
-                "min_nodes": spec.min_nodes or 0, "max_nodes": spec.max_nodes,
+                "min_nodes": spec.min_nodes or 0,
+                "max_nodes": cluster_max_nodes(spec.max_nodes, runconfig.node_count),
                 "node_count": runconfig.node_count}
     return {"kind": "run-based AmlCompute", "target": runconfig.target,
             "vm_size": runconfig.amlcompute.vm_size, "vm_priority": runconfig.amlcompute.vm_priority,
@@ -201,6 +217,9 @@ def _render(data: dict[str, Any]) -> str:
         lines.append(f"pipeline parameters: {params}")
     for step in data["steps"]:
         lines.extend(_render_step(step))
+    for reg in data.get("registrations", []):
+        lines.append(f"{reg['name']!r}: {reg['sdk_class']} {reg['script']} after {reg['after']}, "
+                     f"registers output {reg['path']} as model {reg['model']!r}")
     return "\n".join(lines)
 
 
@@ -229,7 +248,7 @@ def _render_step(step: dict[str, Any]) -> list[str]:
     c = step["compute"]
     if c["kind"] == "cluster":
         lines.append(f"  compute: cluster {c['target']} ({c['vm_size']}, {c['min_nodes']}-"
-                     f"{c['max_nodes']} nodes), {c['node_count']} node(s)")
+                     f"{c['max_nodes']} nodes when azml creates it), {c['node_count']} node(s)")
     else:
         lines.append(f"  compute: run-based AmlCompute {c['vm_size']} ({c['vm_priority']}), "
                      f"{c['node_count']} node(s)")

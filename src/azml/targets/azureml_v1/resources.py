@@ -99,7 +99,7 @@ def ensure_cluster(workspace: Any, spec: ComputeSpec, node_count: int, out: Text
         return target
     except ComputeTargetException:
         pass
-    max_nodes = max(spec.max_nodes or 0, node_count, 1)
+    max_nodes = cluster_max_nodes(spec.max_nodes, node_count)
     config = AmlCompute.provisioning_configuration(
         vm_size=spec.vm_size, vm_priority=spec.priority or "dedicated",
         min_nodes=spec.min_nodes or 0, max_nodes=max_nodes)
@@ -122,3 +122,8 @@ def _is_not_found(exc: Exception) -> bool:
 
 def _first_line(exc: Exception) -> str:
     return error_text(exc)
+
+
+def cluster_max_nodes(max_nodes: int | None, node_count: int) -> int:
+    """The scale limit of a cluster azml creates: the setting, but never below the job's nodes."""
+    return max(max_nodes or 0, node_count, 1)
