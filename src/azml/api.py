@@ -448,6 +448,8 @@ def ui(*, env_file: str | None = None, stop: bool = False) -> str:
     from azml.tracking.server import IDLE_VARIABLE
 
     return start_ui(home, settings.get(IDLE_VARIABLE))
+
+
 def data_pull(spec: str, *, workers: int | None = None, verify: bool = False,
               env_file: str | None = None, out: TextIO | None = sys.stderr) -> Any:
     """Pull ``DATASTORE[/PATH]`` from the configured blob container into the local datastore folder."""

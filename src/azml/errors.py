@@ -234,6 +234,8 @@ class ModelPathError(AzmlError):
         self.path = path
         self.problem = problem
         super().__init__(f"register_model path '{path}': {problem}")
+
+
 class StoreDamagedError(AzmlError):
     """The local run store's file is damaged; ``azml store repair`` rebuilds it."""
 

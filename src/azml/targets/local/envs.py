@@ -5,7 +5,8 @@ step runs in a venv built from the same requirement lines (those the plan sends
 to AzureML, plus what the target adds, e.g. ``azureml-defaults`` for v1), so a
 package missing from the requirements fails here as it would there.
 
-Cache. ``$AZML_HOME/envs/<key>/`` where ``key`` digests the plan's environment
+Cache. ``<envs root>/envs/<key>/`` (the root is ``AZML_ENVS``, else azml's user cache
+folder: :attr:`azml.settings.Settings.envs_root`) where ``key`` digests the plan's environment
 digest, the lines, the interpreter (path and full version: a venv is bound to
 it), uv's version and the package sources. Steps with the same key share one
 venv, built once and reused by every later run.

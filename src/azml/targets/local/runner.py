@@ -217,11 +217,13 @@ class LocalRunner:
     def _check_rank_budget(self) -> None:
         """Refuse an MPI step with more ranks than this machine can sensibly start."""
         limit = local_rank_limit(self.settings)
+        why = (f"{MAX_RANKS_VARIABLE}" if (self.settings.get(MAX_RANKS_VARIABLE) or "").strip().isdigit()
+               else f"{RANKS_PER_CORE} per core")
         for sid, step in self.plan.steps.items():
             if step.process_count > limit:
                 raise LaunchError(
                     sid, f"{step.process_count} ranks is more than {limit}, the most this machine "
-                    f"runs locally ({RANKS_PER_CORE} per core)",
+                    f"runs locally ({why})",
                     f"Set {MAX_RANKS_VARIABLE} to allow more, or lower node_count/processes_per_node")
 
     # -- the run -------------------------------------------------------------------
