@@ -133,8 +133,14 @@ def case_env(tools: Tools, folder: Path, cache_home: Path | None = None) -> dict
     site cache and no analytics; Open MPI may run as root (as on CI machines).
     ``PYTHONDONTWRITEBYTECODE`` is dropped: Python caches bytecode, as it does by default.
     ``XDG_CACHE_HOME`` (where azml remembers configs it found schema-valid) is
-    ``cache_home``, shared by the runs of one harness run, never the user's own.
+    ``cache_home``, shared by the runs of one harness run, never the user's own; so are
+    the step environments (built once, in the warm-up), while uv's package cache stays
+    the user's, so that building them does not download again. Tracking is off: every
+    case has its own ``AZML_HOME``, and with it would start its own MLflow server
+    (tracking's cost is measured by ``benchmarks/tracking.py``).
     """
+    uv_cache = os.environ.get("UV_CACHE_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "uv")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(CLEARED_PREFIXES) and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({
@@ -147,6 +153,8 @@ def case_env(tools: Tools, folder: Path, cache_home: Path | None = None) -> dict
         "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
         "PYTHONUNBUFFERED": "1",
         "XDG_CACHE_HOME": str(cache_home or folder / ".cache"),
+        "UV_CACHE_DIR": uv_cache,
+        "AZML_TRACKING": "off",
     })
     return env
 

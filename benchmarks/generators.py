@@ -298,6 +298,8 @@ def mpi_config(
             "name": "train",
             "script": "train.py",
             "source_directory": str(demo_dir.resolve()),
+            # the step's environment is built from the demo's requirements, as on AzureML
+            "requirements": str((demo_dir / "azureml_requirements.txt").resolve()),
             "node_count": 1,
             "processes_per_node": processes,
             # a CPU size: the benchmark's ranks share this machine's cores, not GPUs
