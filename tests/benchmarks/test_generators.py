@@ -58,12 +58,14 @@ def test_mpi_config_is_one_valid_mpi_step(tmp_path: Path, monkeypatch: pytest.Mo
     demo = tmp_path / "demo"
     demo.mkdir()
     (demo / "train.py").write_text("")
+    (demo / "azureml_requirements.txt").write_text("torch==2.13.0\n")
     config = tmp_path / "pipeline_config.json"
     doc = g.mpi_config(demo, "bench", "prepared", ["TRAIN.END_EPOCH", "1"])
     config.write_text(json.dumps(doc))
     monkeypatch.chdir(tmp_path)
     assert "valid, 1 step (1 MPI)" in api.validate(config)
     assert doc["train"]["processes_per_node"] == 2
+    assert doc["train"]["requirements"] == str(demo / "azureml_requirements.txt")  # built, as on AzureML
     assert doc["train"]["arguments"][-2:] == ["TRAIN.END_EPOCH", "1"]
 
 
