@@ -16,7 +16,6 @@ mini-batches must come from the input the local driver partitions, under the v2 
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 
 import pytest

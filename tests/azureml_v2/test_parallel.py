@@ -166,13 +166,25 @@ def test_validate_names_what_a_parallel_job_cannot_take(tmp_path: Path, monkeypa
     assert main(["validate", str(path)]) == 0  # v1 and local runs partition each input
 
 
-def test_the_demo_plans_for_v2_without_the_sdk(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_demo_plans_for_v2_without_the_sdk() -> None:
+    """``plan --target azureml-v2`` of the demo in a fresh interpreter: no azure module, no network."""
+    import shutil
+    import subprocess
+    import sys
+
     from tests.conftest import REPO
 
-    monkeypatch.chdir(REPO)
-    assert main(["plan", "configs/pipeline_config.json", "--target", "azureml-v2"]) == 0
-    out = capsys.readouterr().out
+    code = ("import sys\nfrom azml.cli import main\n"
+            "assert main(['plan', 'configs/pipeline_config.json', '--target', 'azureml-v2']) == 0\n"
+            "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'azureml')))\n")
+    argv = [sys.executable, "-c", code]
+    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True,
+                                                  check=False).returncode == 0:
+        argv = ["unshare", "-n", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.rstrip().endswith("LOADED []")
     assert "score: node 'score' \"batch-score held-out F3 inlines\"" in out
     assert ("  parallel: score.py over ${{inputs.sections}}, mini_batch_size 8, rows to "
             "${{outputs.predictions}}") in out

@@ -78,15 +78,15 @@ def _render_parallel(node: dict[str, Any], where: str) -> list[str]:
     retry = node["retry_settings"]
     rows = (f"rows to {node['append_row_to']}" if node["append_row_to"]
             else "summary_only (no rows file)")
-    return [f"  parallel: {node['entry_script']} over {node['input_data']}, mini_batch_size "
-            f"{node['mini_batch_size']}, {rows}",
+    return [(f"  parallel: {node['entry_script']} over {node['input_data']}, mini_batch_size "
+             f"{node['mini_batch_size']}, {rows}"),
             f"  program_arguments: {node['program_arguments']}",
-            f"  error_threshold {node['error_threshold']}, max_retries {retry['max_retries']} (tries), "
-            f"timeout {retry['timeout']} s, logging_level {node['logging_level']}",
+            (f"  error_threshold {node['error_threshold']}, max_retries {retry['max_retries']} (tries), "
+             f"timeout {retry['timeout']} s, logging_level {node['logging_level']}"),
             f"  code: {node['code']}",
             f"  environment: {node['image']} + conda pip {node['conda_file']['dependencies'][-1]['pip']}",
-            f"  compute: {where} x {node['instance_count']}, {node['max_concurrency_per_instance']} "
-            "processes per instance"]
+            (f"  compute: {where} x {node['instance_count']}, {node['max_concurrency_per_instance']} "
+             "processes per instance")]
 
 
 def _render_ports(node: dict[str, Any]) -> list[str]:

@@ -95,7 +95,7 @@ def pin_assets(workspace: Workspace, plan: Plan, spec: PipelineSpec) -> tuple[Pi
     problems: list[ConfigProblem] = []
     nodes = []
     for node in spec.nodes:
-        inputs = dict(node.inputs)
+        inputs: dict[str, Any] = dict(node.inputs)  # a command node's or a parallel node's
         for name, source in node.inputs.items():
             if not isinstance(source, (DatasetInput, RegisteredModelInput)):
                 continue
