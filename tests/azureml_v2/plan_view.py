@@ -11,8 +11,10 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from azml.plan import Plan, PlannedStep
@@ -33,6 +35,11 @@ def _inputs(plan: Plan, step: PlannedStep) -> dict[str, Any]:
         if b.kind == "datastore":
             found[name] = {"uri": f"azureml://datastores/{b.datastore}/paths/{str(b.path).lstrip('/')}",
                            "mode": mode, "type": "uri_folder"}
+        elif b.kind == "dataset":
+            found[name] = {"uri": b.asset_uri, "mode": mode, "type": "uri_folder"}
+        elif b.kind == "registered_model":
+            version = f":{b.model_version}" if b.model_version is not None else "@latest"
+            found[name] = {"uri": f"azureml:{b.model_name}{version}", "mode": mode, "type": "custom_model"}
         else:
             kind = "custom_model" if (b.step_id, b.output) in registered else "uri_folder"
             found[name] = {"bind": f"{plan.steps[str(b.step_id)].node_name}.{b.output}", "mode": mode,
@@ -58,6 +65,8 @@ def _outputs(step: PlannedStep) -> dict[str, Any]:
 
 
 def expected_node(plan: Plan, step: PlannedStep) -> dict[str, Any]:
+    if step.is_parallel:
+        return expected_parallel_node(plan, step)
     c = step.compute
     return {
         "display_name": step.name,
@@ -76,6 +85,50 @@ def expected_node(plan: Plan, step: PlannedStep) -> dict[str, Any]:
         "environment_variables": dict(step.environment_variables),
         "is_deterministic": step.allow_reuse,
     }
+
+
+def expected_parallel_node(plan: Plan, step: PlannedStep) -> dict[str, Any]:
+    """A ParallelRunStep as a parallel node: every ParallelRunConfig setting under its v2 name.
+
+    ``argv`` is the program arguments as a shell splits them: the step's arguments, then
+    the driver settings v2 has no field for (the rows file's name when not the driver's
+    default; in summary_only, the output as ``--output``).
+    """
+    settings, c = step.parallel, step.compute
+    assert settings is not None
+    rows_to = step.output_name if settings.output_action == "append_row" else None
+    extra = []
+    if rows_to and settings.append_row_file_name != "parallel_run_step.txt":
+        extra += ["--append_row_file_name", settings.append_row_file_name]
+    if not rows_to and step.output_name:
+        extra += ["--output", f"${{{{outputs.{step.output_name}}}}}"]
+    return {
+        "type": "parallel", "display_name": step.name, "code": str(step.source_directory.resolve()),
+        "entry_script": step.script, "argv": expected_command(step)[2:] + extra,
+        "append_row_to": f"${{{{outputs.{rows_to}}}}}" if rows_to else None,
+        "input_data": f"${{{{inputs.{step.partitioned_inputs[0]}}}}}",
+        "mini_batch_size": _bytes(settings.mini_batch_size), "error_threshold": settings.error_threshold,
+        "logging_level": settings.logging_level,
+        "retry_settings": {"max_retries": settings.run_max_try, "timeout": settings.run_invocation_timeout},
+        "max_concurrency_per_instance": step.processes_per_node, "instance_count": step.node_count,
+        "compute": c.cluster_name or "serverless", "instance_type": None if c.cluster_name else c.vm_size,
+        "image": step.environment.base_image, "pip": list(step.environment.pip_lines("azureml_v2")),
+        "inputs": _inputs(plan, step), "outputs": _outputs(step),
+        "environment_variables": dict(step.environment_variables), "is_deterministic": step.allow_reuse,
+    }
+
+
+def _bytes(size: str) -> str:
+    """A mini-batch size as a number: ``NKB``/``NMB``/``NGB`` in bytes, a file count as is."""
+    match = re.fullmatch(r"(\d+)([kKmMgG])[bB]", size.strip())
+    if match is None:
+        return size.strip()
+    return str(int(match.group(1)) * 1024 ** " kmg".index(match.group(2).lower()))
+
+
+def shell_words(text: str) -> list[str]:
+    """The words a real shell makes of ``text`` (bindings kept as written)."""
+    return shell_argv("python " + text)[1:]
 
 
 def shell_argv(command: str, env: dict[str, str] | None = None) -> list[str]:
@@ -103,7 +156,10 @@ def shell_argv(command: str, env: dict[str, str] | None = None) -> list[str]:
 def actual_node(view: dict[str, Any]) -> dict[str, Any]:
     """A node of :func:`job_view` reduced to :func:`expected_node`'s shape."""
     node = dict(view)
-    node["argv"] = shell_argv(node.pop("command"))
+    if node.get("type") == "parallel":
+        node["argv"] = shell_words(node.pop("program_arguments"))
+    else:
+        node["argv"] = shell_argv(node.pop("command"))
     node["pip"] = node.pop("conda_file")["dependencies"][-1]["pip"]
     return node
 
@@ -130,3 +186,19 @@ def assert_job_matches_plan(view: dict[str, Any], plan: Plan, experiment: str) -
     planned = {(plan.steps[e.upstream].node_name, plan.steps[e.downstream].node_name, e.kind)
                for e in plan.edges()}
     assert edges_in(view) == planned
+
+
+def parallel_fixture(folder: Path, **step2: Any) -> Path:
+    """A copy, in ``folder``, of the original-form ParallelRunStep fixture (tests/fixtures/local/
+    parallel) with step1's output renamed from ``items`` (a dict method, which v2 refuses)
+    and ``step2`` merged into the ParallelRunStep."""
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "local" / "parallel"
+    target = folder / "parallel"
+    shutil.copytree(root, target)
+    config = target / "pipeline_config.json"
+    doc = json.loads(config.read_text())
+    assert doc["step1"]["output"] == "items"
+    doc["step1"]["output"] = "numbers"
+    doc["step2"].update(step2)
+    config.write_text(json.dumps(doc, indent=4))
+    return config

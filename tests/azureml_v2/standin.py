@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from tests.azureml_v2._server import Call, Reply, Server
+from tests.azureml_v2.standin_assets import add_asset, install_assets
 from tests.azureml_v2.standin_ops import install_ops
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
@@ -125,6 +126,16 @@ class StandIn(Server):
     def add_datastore(self, name: str, container: str = "data") -> None:
         self.state["datastores"][name] = _datastore(name, container)
 
+    def add_data(self, name: str, *versions: str, path: str = "datasets/") -> None:
+        """Register data asset ``name`` (a uri_folder) in ``versions``, the last the latest."""
+        add_asset(self.state, "data", name, list(versions), "uri_folder",
+                  f"azureml://datastores/workspaceblobstore/paths/{path}")
+
+    def add_model(self, name: str, *versions: str) -> None:
+        """Register model ``name`` (custom_model) in ``versions``, the last the latest."""
+        add_asset(self.state, "models", name, list(versions), "custom_model",
+                  f"azureml://datastores/workspaceblobstore/paths/models/{name}/")
+
 
 @contextmanager
 def running() -> Iterator[StandIn]:
@@ -189,6 +200,7 @@ def _install(svc: StandIn) -> None:
     _install_blob(svc, st)
     _install_jobs(svc, st)
     install_ops(svc, st, _WS, _SCOPE, _arm, _not_found)
+    install_assets(svc, st, _WS, _arm, _not_found)
 
 
 def _install_assets(svc: StandIn, st: dict[str, dict[str, Any]]) -> None:

@@ -94,14 +94,13 @@ def test_validate_says_once_that_v1_support_ended(write_config, capsys: pytest.C
     assert capsys.readouterr().err.count("support ended on 2026-06-30") == 1
 
 
-def test_parallel_run_step_is_a_v2_error_saying_what_to_use(write_config, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_parallel_run_step_is_valid_for_v2(write_config, capsys: pytest.CaptureFixture[str]) -> None:
+    """It becomes a parallel node (tests/azureml_v2/test_parallel.py has the settings)."""
     path = write_config({"score": {"type": "ParallelRunStep", "name": "score", "script": "a.py",
                                    "source_directory": "src", "inputs": {"raw": {"datastore": "s", "path": "p"}},
-                                   "outputs": ["scores"]}})
-    assert main(["validate", str(path), "--target", "azureml-v2"]) == 2
-    err = capsys.readouterr().err
-    assert f"{path}: score.type: a ParallelRunStep cannot be submitted with SDK v2" in err
-    assert "PythonScriptStep or MpiStep that loops" in err
+                                   "outputs": ["scores"], "compute": {"cluster_name": "cpu-cluster"}}})
+    assert main(["validate", str(path), "--target", "azureml-v2"]) == 0
+    assert "ParallelRunStep" not in capsys.readouterr().err
 
 
 def test_plan_v2_imports_no_sdk_and_needs_no_network(fanin: Path) -> None:

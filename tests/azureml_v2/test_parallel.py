@@ -1,4 +1,5 @@
-"""A planned ParallelRunStep as a v2 parallel node: built offline, out to YAML and back."""
+"""A planned ParallelRunStep as a v2 parallel node, through the translation: built offline with
+real azure-ai-ml objects, out to YAML and back, and what v2 refuses named by ``validate``."""
 
 from __future__ import annotations
 
@@ -8,149 +9,184 @@ from typing import Any
 
 import pytest
 
-from azml.targets.azureml_v2.parallel import (
-    ParallelNode,
-    RegisteredModelInput,
-    build_parallel_node,
-    parallel_job_view,
-    parallel_problems,
-    parallel_view,
-)
-from azml.targets.azureml_v2.spec import (
-    ComputeSpec,
-    DatastoreInput,
-    EnvironmentSpec,
-    Node,
-    NodeOutput,
-    NodeOutputInput,
-    ParameterInput,
-    PipelineSpec,
-    conda_file,
-    order_ports,
-)
-from azml.targets.azureml_v2.yaml_io import job_yaml, load_job_file
+from azml.cli import main
+from azml.targets.azureml_v2.parallel import ParallelNode, RegisteredModelInput, parallel_problems
+from azml.targets.azureml_v2.spec import DatasetInput, NodeOutputInput, spec_view
+
+ENTRY = "def init():\n    pass\n\n\ndef run(batch):\n    return batch\n"
 
 
-def planned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **score: Any) -> Any:
-    """The plan of train -> score (a ParallelRunStep reading a datastore folder)."""
-    from azml.api import load
-
-    (tmp_path / "src").mkdir()
+def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **score: Any) -> Path:
+    """train -> score (a ParallelRunStep reading a datastore folder), ``score`` merged in."""
+    (tmp_path / "src").mkdir(exist_ok=True)
     for name in ("train.py", "score.py"):
-        (tmp_path / "src" / name).write_text("def init():\n    pass\n\ndef run(b):\n    return b\n")
+        (tmp_path / "src" / name).write_text(ENTRY)
     doc = {
         "parameters": {"threshold": 0.5},
         "train": {"type": "PythonScriptStep", "name": "train", "script": "train.py",
-                  "source_directory": "src", "outputs": ["model"]},
+                  "source_directory": "src", "outputs": ["model"],
+                  "arguments": ["--out", "${{outputs.model}}"], "compute": {"vm_size": "Standard_DS3_v2"}},
         "score": {"type": "ParallelRunStep", "name": "score images", "script": "score.py",
                   "source_directory": "src", "node_count": 2, "processes_per_node": 3,
                   "inputs": {"images": {"datastore": "f3", "path": "images/"}}, "outputs": ["rows"],
-                  "output_action": "append_row", "mini_batch_size": "5", "error_threshold": 4,
-                  "run_max_try": 2, "run_invocation_timeout": 30, "logging_level": "DEBUG",
-                  "environment_variables": {"OMP_NUM_THREADS": "1"},
-                  "arguments": ["--model", "${{inputs.model}}", "--threshold",
-                                "${{parameters.threshold}}"],
-                  "compute": {"cluster_name": "cpu-cluster"}, **score},
+                  "model": "train.model", "output_action": "append_row", "mini_batch_size": "5",
+                  "error_threshold": 4, "run_max_try": 2, "run_invocation_timeout": 30,
+                  "logging_level": "DEBUG", "environment_variables": {"OMP_NUM_THREADS": "1"},
+                  "arguments": ["--model", "${{inputs.model}}", "--threshold", "${{parameters.threshold}}",
+                                "--tag", "a b $HOME"],
+                  "compute": {"cluster_name": "cpu-cluster"}},
     }
-    (tmp_path / "pipeline_config.json").write_text(json.dumps(doc))
+    doc["score"].update(score)
+    path = tmp_path / "pipeline_config.json"
+    path.write_text(json.dumps(doc))
     monkeypatch.chdir(tmp_path)
-    return load("pipeline_config.json").plan
+    return path
 
 
-def node_of(plan: Any, **overrides: Any) -> ParallelNode:
-    """What the plan -> v2 translation passes: inputs, outputs, environment, compute, arguments."""
-    step = plan.steps["score"]
-    env = step.environment
-    inputs: dict[str, Any] = {"images": DatastoreInput("f3", "images/", "ro_mount"),
-                              "threshold": ParameterInput("threshold")}
-    if step.inputs["model"].kind == "step_output":
-        inputs["model"] = NodeOutputInput("train", "model", "ro_mount")
-    return ParallelNode.from_plan(
-        step, name="score", inputs=inputs, outputs={"rows": NodeOutput()},
-        environment=EnvironmentSpec(env.base_image, conda_file(list(env.pip_lines("azureml_v2")),
-                                                               env.python_version)),
-        compute=ComputeSpec(instance_count=step.node_count, cluster=step.compute.cluster_name),
-        program_arguments="--model ${{inputs.model}} --threshold ${{inputs.threshold}}", **overrides)
+def score_node(path: Path) -> ParallelNode:
+    from azml.api import load
+    from azml.targets.azureml_v2.translate import plan_to_spec
+
+    node = plan_to_spec(load(path).plan, experiment="batch").nodes[-1]
+    assert isinstance(node, ParallelNode)
+    return node
 
 
-def pipeline_job(node: ParallelNode, tmp_path: Path) -> Any:
-    """A PipelineJob holding a train command node and ``node``, put together as the plan -> v2
-    translation would: :mod:`.build`'s command node and binding, this module's parallel node."""
-    from azure.ai.ml.entities import PipelineJob
+def test_every_setting_reaches_the_parallel_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from azml.api import load
+    from azml.targets.azureml_v2.translate import plan_to_spec, v2_problems
 
-    from azml.targets.azureml_v2 import build
-
-    train = Node(name="train", display_name="train", command="python train.py --model ${{outputs.model}}",
-                 code=tmp_path / "src", environment=node.environment, compute=node.compute,
-                 outputs={"model": NodeOutput()})
-    spec = PipelineSpec(nodes=(train, node), experiment_name="batch",  # type: ignore[arg-type]
-                        parameters={"threshold": 0.5})
-    ports = order_ports(spec)
-    nodes = {"train": build._command_node(train, ports["train"], spec),
-             "score": build_parallel_node(node, ports["score"], spec.parameters)}
-    job = PipelineJob(jobs=nodes, inputs=dict(spec.parameters), experiment_name=spec.experiment_name)
-    for each in spec.nodes:
-        build._bind(nodes, each, job)  # duck-typed: a ParallelNode has inputs and after too
-    return job
-
-
-def test_the_settings_map_onto_a_parallel_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    node = node_of(planned(tmp_path, monkeypatch, model="train.model"))
-    assert parallel_problems(node, ("images",)) == []
-    view = parallel_view(node)
-    assert (view["input_data"], view["append_row_to"], view["mini_batch_size"]) == (
-        "${{inputs.images}}", "${{outputs.rows}}", "5")
+    plan = load(write(tmp_path, monkeypatch)).plan
+    spec = plan_to_spec(plan, experiment="batch")
+    assert v2_problems(plan, spec) == []
+    view = spec_view(spec)["nodes"]["score"]
+    assert (view["type"], view["entry_script"], view["input_data"], view["append_row_to"]) == (
+        "parallel", "score.py", "${{inputs.images}}", "${{outputs.rows}}")
+    assert (view["mini_batch_size"], view["error_threshold"], view["logging_level"]) == ("5", 4, "DEBUG")
     assert view["retry_settings"] == {"max_retries": 2, "timeout": 30}
-    assert (view["error_threshold"], view["logging_level"], view["max_concurrency_per_instance"],
-            view["instance_count"], view["compute"]) == (4, "DEBUG", 3, 2, "cpu-cluster")
+    assert (view["max_concurrency_per_instance"], view["instance_count"], view["compute"]) == (3, 2, "cpu-cluster")
     assert view["is_deterministic"] is False  # a ParallelRunStep's allow_reuse defaults to false
-    assert node.environment.conda_file is not None
-    pip = node.environment.conda_file["dependencies"][-1]["pip"]
+    # quoted as a command's words: $HOME expands on the compute as SDK v1's driver expands it
+    assert view["program_arguments"] == ('--model ${{inputs.model}} --threshold ${{inputs.threshold}} '
+                                         '--tag "a b ${HOME-\\$HOME}"')
+    assert view["inputs"] == {
+        "images": {"uri": "azureml://datastores/f3/paths/images/", "mode": "ro_mount", "type": "uri_folder"},
+        "model": {"bind": "train.model", "mode": "ro_mount", "type": "uri_folder"},
+        "threshold": {"bind": "parameters.threshold"}}
+    pip = view["conda_file"]["dependencies"][-1]["pip"]
+    assert pip == list(plan.steps["score"].environment.pip_lines("azureml_v2"))
     assert pip[-2:] == ["azureml-core", "azureml-dataset-runtime[fuse]"]
+    assert view["environment_variables"] == {"OMP_NUM_THREADS": "1"}
 
 
-def test_yaml_round_trip_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    node = node_of(planned(tmp_path, monkeypatch, model="train.model"))
-    job = pipeline_job(node, tmp_path)
+def test_the_built_and_the_yaml_loaded_job_equal_the_spec(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from azml.api import load
+    from azml.targets.azureml_v2.build import build_pipeline_job, job_view
+    from azml.targets.azureml_v2.translate import plan_to_spec
+    from azml.targets.azureml_v2.yaml_io import dump_job, load_job_file
+
+    spec = plan_to_spec(load(write(tmp_path, monkeypatch, depends_on=["train"])).plan, experiment="batch")
+    job = build_pipeline_job(spec)
+    assert job_view(job) == spec_view(spec)
     built = job._to_dict()["jobs"]["score"]
-    assert parallel_job_view(built) == parallel_view(node)
-    assert built["inputs"]["model"] == {"path": "${{parent.jobs.train.outputs.model}}",
-                                        "mode": "ro_mount"}
+    assert built["inputs"]["model"] == {"path": "${{parent.jobs.train.outputs.model}}", "mode": "ro_mount"}
     assert built["inputs"]["threshold"] == {"path": "${{parent.inputs.threshold}}"}
-    path = tmp_path / "pipeline.yml"
-    path.write_text(job_yaml(job, tmp_path))
-    loaded = load_job_file(path)._to_dict()["jobs"]["score"]
-    assert parallel_job_view(loaded, tmp_path) == parallel_view(node)
-    assert loaded["type"] == "parallel" and loaded["inputs"]["images"]["path"] == \
-        "azureml://datastores/f3/paths/images/"
+    (tmp_path / "out").mkdir()
+    target = dump_job(job, tmp_path / "out" / "pipeline.yml")
+    text = target.read_text()
+    assert "code: ../src" in text and str(tmp_path) not in text  # the task's code moves with the YAML
+    loaded = load_job_file(target)
+    assert job_view(loaded) == spec_view(spec)
+    assert loaded.jobs["score"].type == "parallel"
 
 
-def test_a_registered_model_is_a_custom_model_input(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    node = node_of(planned(tmp_path, monkeypatch, model={"name": "unet", "version": 7}))
-    assert node.inputs["model"] == RegisteredModelInput("unet", 7)
-    path = tmp_path / "pipeline.yml"
-    path.write_text(job_yaml(pipeline_job(node, tmp_path), tmp_path))
-    loaded = load_job_file(path)._to_dict()["jobs"]["score"]
-    assert loaded["inputs"]["model"] == {"type": "custom_model", "path": "azureml:unet:7",
-                                         "mode": "ro_mount"}
+def test_an_order_only_predecessor_is_an_order_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ParallelRunStep that waits for a step it reads nothing from gets azml's order input."""
+    from azml.api import load
+    from azml.targets.azureml_v2.build import build_pipeline_job, job_view
+    from azml.targets.azureml_v2.translate import plan_to_spec
+
+    path = write(tmp_path, monkeypatch, depends_on=["train"],
+                 arguments=["--threshold", "${{parameters.threshold}}"])
+    doc = json.loads(path.read_text())
+    del doc["score"]["model"]
+    path.write_text(json.dumps(doc))
+    spec = plan_to_spec(load(path).plan, experiment="batch")
+    view = job_view(build_pipeline_job(spec))
+    assert view["nodes"]["score"]["inputs"]["azml_after_train"] == {
+        "bind": "train.azml_done", "mode": "direct", "type": "uri_folder"}
+    assert "azml_done" in view["nodes"]["train"]["outputs"]
+
+
+def test_a_registered_model_is_a_custom_model_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from azml.api import load
+    from azml.targets.azureml_v2.build import build_pipeline_job
+    from azml.targets.azureml_v2.translate import plan_to_spec
+    from azml.targets.azureml_v2.yaml_io import dump_job, load_job_file
+
+    path = write(tmp_path, monkeypatch, model={"name": "unet", "version": 7})
+    spec = plan_to_spec(load(path).plan, experiment="batch")
+    assert spec.nodes[-1].inputs["model"] == RegisteredModelInput("unet", 7)
+    target = dump_job(build_pipeline_job(spec), tmp_path / "pipeline.yml")
+    loaded = load_job_file(target)._to_dict()["jobs"]["score"]
+    assert loaded["inputs"]["model"] == {"type": "custom_model", "path": "azureml:unet:7", "mode": "ro_mount"}
     assert RegisteredModelInput("unet").uri == "azureml:unet@latest"
 
 
-def test_a_custom_rows_file_name_goes_into_the_program_arguments(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    node = node_of(planned(tmp_path, monkeypatch, model="train.model",
-                           append_row_file_name="scores.csv"))
-    assert node.task_arguments.endswith("--threshold ${{inputs.threshold}} "
-                                        "--append_row_file_name scores.csv")
+def test_the_rows_file_name_and_a_summary_output_go_to_the_driver(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """What v2 has no field for reaches the driver's argument parser through the program arguments."""
+    named = score_node(write(tmp_path, monkeypatch, append_row_file_name="scores.csv"))
+    assert named.task_arguments == named.program_arguments + " --append_row_file_name scores.csv"
+    default = score_node(write(tmp_path, monkeypatch))
+    assert default.task_arguments == default.program_arguments
+    summary = score_node(write(tmp_path, monkeypatch, output_action="summary_only"))
+    assert summary.append_row_to is None
+    assert summary.task_arguments == summary.program_arguments + " --output ${{outputs.rows}}"
+    bare = score_node(write(tmp_path, monkeypatch, output_action="summary_only", outputs=[]))
+    assert (bare.append_row_to, bare.task_arguments, dict(bare.outputs)) == (None, bare.program_arguments, {})
 
 
-def test_what_v2_refuses_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataclasses
+def test_a_dataset_is_split_into_mini_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    node = score_node(write(tmp_path, monkeypatch, inputs={"images": {"dataset": "f3_images", "version": 3}}))
+    assert node.inputs["images"] == DatasetInput("f3_images", 3, "ro_mount")
+    assert parallel_problems(node) == []
+    assert node.inputs["model"] == NodeOutputInput("train", "model", "ro_mount", "uri_folder")
 
-    node = node_of(planned(tmp_path, monkeypatch, model="train.model"))
-    broken = dataclasses.replace(node, input_data="threshold", program_arguments="--x ${{inputs.nope}}",
-                                 compute=ComputeSpec())
-    found = {(p.key, p.message.split(",")[0]) for p in parallel_problems(broken, ("a", "b"))}
-    keys = {key for key, _ in found}
-    assert keys == {"inputs", "input_data", "program_arguments", "compute.vm_size"}
+
+def test_validate_names_what_a_parallel_job_cannot_take(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, monkeypatch, inputs={"images": {"datastore": "f3", "path": "images/"},
+                                                "masks": {"datastore": "f3", "path": "masks/"}})
+    assert main(["validate", str(path), "--target", "azureml-v2"]) == 2
+    err = capsys.readouterr().err
+    assert (f"{path}: score.inputs: a v2 parallel job splits one input into mini-batches, this step "
+            "has 2 (images, masks); merge them into one folder") in err
+    assert main(["validate", str(path)]) == 0  # v1 and local runs partition each input
+
+
+def test_the_demo_plans_for_v2_without_the_sdk() -> None:
+    """``plan --target azureml-v2`` of the demo in a fresh interpreter: no azure module, no network."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = ("import sys\nfrom azml.cli import main\n"
+            "assert main(['plan', 'configs/pipeline_config.json', '--target', 'azureml-v2']) == 0\n"
+            "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'azureml')))\n")
+    argv = [sys.executable, "-c", code]
+    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True,
+                                                  check=False).returncode == 0:
+        argv = ["unshare", "-n", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.rstrip().endswith("LOADED []")
+    assert "score: node 'score' \"batch-score held-out F3 inlines\"" in out
+    assert ("  parallel: score.py over ${{inputs.sections}}, mini_batch_size 8, rows to "
+            "${{outputs.predictions}}") in out
+    assert "  program_arguments: --model ${{inputs.model}} --append_row_file_name scores.txt" in out
+    assert "  compute: cluster cpu-cluster x 1, 2 processes per instance" in out

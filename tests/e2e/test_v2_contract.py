@@ -117,8 +117,10 @@ def test_demo_training_scripts_run_under_the_v2_contract(proj: Project) -> None:
     done = proj.cli("run", "tiny.json", "--param", "epochs=1", "--target", "azureml-v2", timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     run = json.loads(proj.cli("status", "--json").stdout)[0]
-    assert [s["status"] for s in run["steps"]] == ["Completed"] * 4
+    assert [s["status"] for s in run["steps"]] == ["Completed"] * 5
     steps = {s["id"]: s for s in run["steps"]}
     train = json.loads((Path(steps["train"]["outputs"]["model"]) / "metrics.json").read_text())
     assert train["world_size"] == 2 and train["epochs"] == 1
     assert (Path(steps["evaluate"]["outputs"]["evaluation"]) / "metrics.json").is_file()
+    # the ParallelRunStep ran as the v2 parallel node does: its rows file under the node's name for it
+    assert (Path(steps["score"]["outputs"]["predictions"]) / "scores.txt").read_text().strip()

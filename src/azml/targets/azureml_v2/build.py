@@ -1,7 +1,8 @@
 """Build an ``azure.ai.ml`` PipelineJob from a :class:`~.spec.PipelineSpec`, offline.
 
-Each node becomes a command node (``azure.ai.ml.command``) with its own anonymous
-command component: the command, ``code`` = the step's folder (uploaded as a snapshot
+Each step becomes a command node (``azure.ai.ml.command``) with its own anonymous
+command component, or, for a ParallelRunStep, a parallel node
+(:func:`~.parallel.build_parallel_node`) bound the same way. A command node has: the command, ``code`` = the step's folder (uploaded as a snapshot
 on submit), an anonymous environment (image + conda file), ``MpiDistribution`` when
 the node has processes per instance, ``resources`` (instance count, and the VM size
 for serverless), typed inputs and uri_folder outputs. The pipeline sets
@@ -17,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from azml.targets.azureml_v2._sdk import require_sdk
+from azml.targets.azureml_v2.parallel import ParallelNode, build_parallel_node, parallel_job_view
 from azml.targets.azureml_v2.spec import (
     SERVERLESS,
+    DatasetInput,
     DatastoreInput,
     Node,
     NodeOutputInput,
@@ -33,7 +36,8 @@ def build_pipeline_job(spec: PipelineSpec) -> Any:
     require_sdk()
     from azure.ai.ml.entities import PipelineJob
 
-    nodes = {node.name: _command_node(node, spec) for node in spec.nodes}
+    nodes = {node.name: _command_node(node, spec) if isinstance(node, Node)
+             else build_parallel_node(node, spec.parameters) for node in spec.nodes}
     job = PipelineJob(jobs=nodes, inputs=dict(spec.parameters), experiment_name=spec.experiment_name,
                       display_name=spec.display_name, tags=dict(spec.tags), description=spec.description)
     done = {node.name: node.order_output for node in spec.nodes}
@@ -55,7 +59,7 @@ def _command_node(node: Node, spec: PipelineSpec) -> Any:
     for name, source in node.inputs.items():
         if isinstance(source, ParameterInput):
             inputs[name] = Input(type=parameter_type(spec.parameters[source.parameter]) or "string")
-        elif isinstance(source, DatastoreInput):
+        elif isinstance(source, (DatastoreInput, DatasetInput)):
             inputs[name] = Input(type="uri_folder", path=source.uri, mode=source.mode)
         else:
             inputs[name] = Input(type=source.type, mode=source.mode)
@@ -92,7 +96,7 @@ def _output(out: Any) -> Any:
     return Output(type=out.type, path=out.uri, mode=out.mode)
 
 
-def _bind(nodes: dict[str, Any], node: Node, job: Any, done: dict[str, str | None]) -> None:
+def _bind(nodes: dict[str, Any], node: Node | ParallelNode, job: Any, done: dict[str, str | None]) -> None:
     """Point the node's inputs at pipeline inputs and at earlier nodes' outputs."""
     built = nodes[node.name]
     for name, source in node.inputs.items():
@@ -126,6 +130,8 @@ def _literal_type(value: Any) -> str | None:
 
 def _node_view(node: dict[str, Any], default_compute: Any, base: Any) -> dict[str, Any]:
     component = node.get("component") or {}
+    if node.get("type") == "parallel":
+        return {**parallel_job_view(node, base, default_compute), **_ports_view(node, component)}
     env = node.get("environment") or component.get("environment") or {}
     resources = node.get("resources") or {}
     distribution = node.get("distribution") or component.get("distribution")
@@ -137,12 +143,7 @@ def _node_view(node: dict[str, Any], default_compute: Any, base: Any) -> dict[st
         "command": component.get("command"),
         "code": str((Path(base) / code).resolve() if not code.is_absolute() else code.resolve()),
         "image": env.get("image"), "conda_file": env.get("conda_file"),
-        "inputs": {k: _port_view(v, (component.get("inputs") or {}).get(k) or {})
-                   for k, v in (node.get("inputs") or {}).items()},
-        "outputs": {k: {"uri": v.get("path"), "mode": v.get("mode"),
-                        "type": ((component.get("outputs") or {}).get(k) or {}).get("type"),
-                        "asset_name": v.get("name")}
-                    for k, v in (node.get("outputs") or {}).items()},
+        **_ports_view(node, component),
         "distribution": ({"type": distribution.get("type"),
                           "process_count_per_instance": distribution.get("process_count_per_instance")}
                          if distribution else None),
@@ -150,6 +151,18 @@ def _node_view(node: dict[str, Any], default_compute: Any, base: Any) -> dict[st
         "instance_count": resources.get("instance_count", 1), "job_tier": queue.get("job_tier"),
         "environment_variables": dict(node.get("environment_variables") or {}),
         "is_deterministic": component.get("is_deterministic", True),
+    }
+
+
+def _ports_view(node: dict[str, Any], component: dict[str, Any]) -> dict[str, Any]:
+    """A node's inputs and outputs as :func:`~.spec.ports_view` shows them."""
+    return {
+        "inputs": {k: _port_view(v, (component.get("inputs") or {}).get(k) or {})
+                   for k, v in (node.get("inputs") or {}).items()},
+        "outputs": {k: {"uri": v.get("path"), "mode": v.get("mode"),
+                        "type": ((component.get("outputs") or {}).get(k) or {}).get("type"),
+                        "asset_name": v.get("name")}
+                    for k, v in (node.get("outputs") or {}).items()},
     }
 
 

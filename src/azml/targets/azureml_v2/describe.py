@@ -59,14 +59,38 @@ def _render(data: dict[str, Any]) -> str:
 
 def _render_node(sid: str, name: str, node: dict[str, Any]) -> list[str]:
     where = (f"cluster {node['compute']}" if node["compute"] != "serverless"
-             else f"serverless {node['instance_type']}" + (f" ({node['job_tier']})" if node["job_tier"] else ""))
-    mpi = node["distribution"]
-    lines = [f"{sid}: node '{name}' \"{node['display_name']}\"",
-             f"  command: {node['command']}",
-             f"  code: {node['code']}",
-             f"  environment: {node['image']} + conda pip {node['conda_file']['dependencies'][-1]['pip']}",
-             f"  compute: {where} x {node['instance_count']}"
-             + (f", MPI {mpi['process_count_per_instance']} per instance" if mpi else "")]
+             else f"serverless {node['instance_type']}" + (f" ({node['job_tier']})" if node.get("job_tier") else ""))
+    head = [f"{sid}: node '{name}' \"{node['display_name']}\""]
+    if node.get("type") == "parallel":
+        head += _render_parallel(node, where)
+    else:
+        mpi = node["distribution"]
+        head += [f"  command: {node['command']}",
+                 f"  code: {node['code']}",
+                 f"  environment: {node['image']} + conda pip {node['conda_file']['dependencies'][-1]['pip']}",
+                 f"  compute: {where} x {node['instance_count']}"
+                 + (f", MPI {mpi['process_count_per_instance']} per instance" if mpi else "")]
+    return head + _render_ports(node)
+
+
+def _render_parallel(node: dict[str, Any], where: str) -> list[str]:
+    """A parallel node's own settings (a ParallelRunStep)."""
+    retry = node["retry_settings"]
+    rows = (f"rows to {node['append_row_to']}" if node["append_row_to"]
+            else "summary_only (no rows file)")
+    return [(f"  parallel: {node['entry_script']} over {node['input_data']}, mini_batch_size "
+             f"{node['mini_batch_size']}, {rows}"),
+            f"  program_arguments: {node['program_arguments']}",
+            (f"  error_threshold {node['error_threshold']}, max_retries {retry['max_retries']} (tries), "
+             f"timeout {retry['timeout']} s, logging_level {node['logging_level']}"),
+            f"  code: {node['code']}",
+            f"  environment: {node['image']} + conda pip {node['conda_file']['dependencies'][-1]['pip']}",
+            (f"  compute: {where} x {node['instance_count']}, {node['max_concurrency_per_instance']} "
+             "processes per instance")]
+
+
+def _render_ports(node: dict[str, Any]) -> list[str]:
+    lines = []
     for key, value in node["inputs"].items():
         source = f"<- {value['bind']}" if "bind" in value else value["uri"]
         mode = f" ({value['mode']})" if value.get("mode") else ""

@@ -32,6 +32,15 @@ A registered model (``register_model``) is the documented v2 way: the node's out
 gets ``type: custom_model`` and ``name`` (Microsoft Learn, "Manage inputs and outputs
 of component and pipeline", *Register output as a named asset*: a name and optional
 version on a node output registers it when the node completes).
+
+A registered dataset is a ``uri_folder`` input whose path is the data asset,
+``azureml:NAME:VERSION`` (:class:`DatasetInput`; Microsoft Learn, "Upgrade data
+management to SDK v2": a v1 FileDataset maps to ``uri_folder``).
+
+A ParallelRunStep is a ``parallel`` node (:class:`~.parallel.ParallelNode`) beside the
+command nodes: :attr:`PipelineSpec.nodes` holds both, :func:`validate_spec` adds
+:func:`~.parallel.parallel_problems` for it, and :func:`spec_view` shows its settings
+(:func:`~.parallel.parallel_view`) with the same input and output views.
 """
 
 from __future__ import annotations
@@ -41,7 +50,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover -- parallel imports this module
+    from azml.targets.azureml_v2.parallel import ParallelNode, RegisteredModelInput
 
 NODE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 IO_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -86,7 +98,23 @@ class ParameterInput:
     parameter: str
 
 
-NodeInput = DatastoreInput | NodeOutputInput | ParameterInput
+@dataclass(frozen=True)
+class DatasetInput:
+    """A registered dataset (data asset): ``azureml:NAME:VERSION``, ``azureml:NAME@latest``
+    without a version (the plan's :attr:`~azml.plan.InputBinding.asset_uri`)."""
+
+    name: str
+    version: int | str | None = None
+    mode: str = "ro_mount"
+
+    @property
+    def uri(self) -> str:
+        if self.version is None:
+            return f"azureml:{self.name}@latest"
+        return f"azureml:{self.name}:{self.version}"
+
+
+NodeInput = DatastoreInput | NodeOutputInput | ParameterInput | DatasetInput
 
 
 @dataclass(frozen=True)
@@ -155,7 +183,7 @@ class Node:
 class PipelineSpec:
     """The pipeline job: nodes in order, typed inputs with defaults, run metadata."""
 
-    nodes: tuple[Node, ...]
+    nodes: tuple[Node | ParallelNode, ...]
     experiment_name: str
     display_name: str | None = None
     parameters: Mapping[str, bool | int | float | str] = field(default_factory=dict)
@@ -198,7 +226,7 @@ def command_bindings(command: str) -> set[tuple[str, str]]:
 
 
 def validate_spec(spec: PipelineSpec) -> list[SpecProblem]:
-    """Every feature of ``spec`` that AzureML v2 (or its SDK) would refuse."""
+    """Every feature of ``spec`` that AzureML v2 (or its SDK) would refuse, each once."""
     problems: list[SpecProblem] = []
     problems += _check_names("", "inputs", list(spec.parameters))
     for name, value in spec.parameters.items():
@@ -208,7 +236,7 @@ def validate_spec(spec: PipelineSpec) -> list[SpecProblem]:
                 "or true/false (a list or object can be passed as a JSON string)")))
     names = [n.name for n in spec.nodes]
     for node in spec.nodes:
-        problems += _check_node(node, names, spec)
+        problems += [p for p in _check_node(node, names, spec) if p not in problems]
     return problems
 
 
@@ -229,7 +257,8 @@ def _check_names(node: str, key: str, names: list[str]) -> list[SpecProblem]:
     return problems
 
 
-def _check_node(node: Node, names: list[str], spec: PipelineSpec) -> list[SpecProblem]:
+def _check_node(node: Node | ParallelNode, names: list[str], spec: PipelineSpec) -> list[SpecProblem]:
+    """The rules every node follows, then a command's or a parallel node's own."""
     at = node.name
     problems = []
     if not NODE_NAME.fullmatch(node.name):
@@ -248,10 +277,15 @@ def _check_node(node: Node, names: list[str], spec: PipelineSpec) -> list[SpecPr
             problems.append(SpecProblem(at, f"outputs.{name}.mode", f"must be one of {OUTPUT_MODES}"))
         if (out.datastore is None) != (out.path is None):
             problems.append(SpecProblem(at, f"outputs.{name}", "give both datastore and path, or neither"))
-    for kind, name in sorted(command_bindings(node.command)):
-        if name not in (node.inputs if kind == "inputs" else node.outputs):
-            problems.append(SpecProblem(at, "command", f"refers to ${{{{{kind}.{name}}}}}, "
-                                        f"which the node does not declare"))
+    if isinstance(node, Node):
+        for kind, name in sorted(command_bindings(node.command)):
+            if name not in (node.inputs if kind == "inputs" else node.outputs):
+                problems.append(SpecProblem(at, "command", f"refers to ${{{{{kind}.{name}}}}}, "
+                                            f"which the node does not declare"))
+    else:
+        from azml.targets.azureml_v2.parallel import parallel_problems
+
+        problems += parallel_problems(node, node.partitioned)
     problems += _check_compute(node)
     for port, pred in node.after.items():
         if pred not in names or names.index(pred) >= names.index(node.name):
@@ -261,7 +295,7 @@ def _check_node(node: Node, names: list[str], spec: PipelineSpec) -> list[SpecPr
     return problems
 
 
-def _check_input(at: str, name: str, source: NodeInput, names: list[str],
+def _check_input(at: str, name: str, source: NodeInput | RegisteredModelInput, names: list[str],
                  spec: PipelineSpec) -> list[SpecProblem]:
     key = f"inputs.{name}"
     if isinstance(source, ParameterInput):
@@ -282,13 +316,17 @@ def _check_input(at: str, name: str, source: NodeInput, names: list[str],
     return []
 
 
-def _check_compute(node: Node) -> list[SpecProblem]:
+def _check_compute(node: Node | ParallelNode) -> list[SpecProblem]:
     c, at = node.compute, node.name
     problems = []
     if c.instance_count < 1:
         problems.append(SpecProblem(at, "compute.instance_count", "must be at least 1"))
-    if node.process_count_per_instance is not None and node.process_count_per_instance < 1:
-        problems.append(SpecProblem(at, "process_count_per_instance", "must be at least 1"))
+    if isinstance(node, Node):
+        per_instance, key = node.process_count_per_instance, "process_count_per_instance"
+    else:
+        per_instance, key = node.max_concurrency_per_instance, "max_concurrency_per_instance"
+    if per_instance is not None and per_instance < 1:
+        problems.append(SpecProblem(at, key, "must be at least 1"))
     if c.cluster is None and not c.instance_type:
         problems.append(SpecProblem(at, "compute.vm_size", "serverless compute needs a VM size "
                                     "(instance_type); set compute.vm_size or name a cluster"))
@@ -311,20 +349,16 @@ def spec_view(spec: PipelineSpec) -> dict[str, Any]:
     }
 
 
-def _node_view(node: Node, spec: PipelineSpec) -> dict[str, Any]:
-    inputs: dict[str, Any] = {k: _input_view(v) for k, v in node.inputs.items()}
-    producers = {n.name: n for n in spec.nodes}
-    for port, pred in node.after.items():
-        inputs[port] = {"bind": f"{pred}.{producers[pred].order_output}", "mode": "direct",
-                        "type": "uri_folder"}
-    outputs: dict[str, Any] = {k: _output_view(v) for k, v in node.outputs.items()}
-    if node.order_output:
-        outputs[node.order_output] = _output_view(NodeOutput())
+def _node_view(node: Node | ParallelNode, spec: PipelineSpec) -> dict[str, Any]:
+    if not isinstance(node, Node):
+        from azml.targets.azureml_v2.parallel import parallel_view
+
+        return {**parallel_view(node), **ports_view(node, spec)}
     c = node.compute
     return {
         "display_name": node.display_name, "command": node.command, "code": str(Path(node.code).resolve()),
         "image": node.environment.image, "conda_file": node.environment.conda_file,
-        "inputs": inputs, "outputs": outputs,
+        **ports_view(node, spec),
         "distribution": ({"type": "mpi", "process_count_per_instance": node.process_count_per_instance}
                          if node.process_count_per_instance is not None else None),
         "compute": c.cluster or SERVERLESS, "instance_type": c.instance_type if c.cluster is None else None,
@@ -334,13 +368,27 @@ def _node_view(node: Node, spec: PipelineSpec) -> dict[str, Any]:
     }
 
 
+def ports_view(node: Node | ParallelNode, spec: PipelineSpec) -> dict[str, Any]:
+    """A node's ``inputs`` and ``outputs`` as the views show them (order ports included)."""
+    inputs: dict[str, Any] = {k: _input_view(v) for k, v in node.inputs.items()}
+    producers = {n.name: n for n in spec.nodes}
+    for port, pred in node.after.items():
+        inputs[port] = {"bind": f"{pred}.{producers[pred].order_output}", "mode": "direct",
+                        "type": "uri_folder"}
+    outputs: dict[str, Any] = {k: _output_view(v) for k, v in node.outputs.items()}
+    if node.order_output:
+        outputs[node.order_output] = _output_view(NodeOutput())
+    return {"inputs": inputs, "outputs": outputs}
+
+
 def _output_view(out: NodeOutput) -> dict[str, Any]:
     return {"uri": out.uri, "mode": out.mode, "type": out.type, "asset_name": out.asset_name}
 
 
-def _input_view(source: NodeInput) -> dict[str, Any]:
+def _input_view(source: NodeInput | RegisteredModelInput) -> dict[str, Any]:
     if isinstance(source, ParameterInput):
         return {"bind": f"parameters.{source.parameter}"}
     if isinstance(source, NodeOutputInput):
         return {"bind": f"{source.node}.{source.output}", "mode": source.mode, "type": source.type}
-    return {"uri": source.uri, "mode": source.mode, "type": "uri_folder"}
+    kind = "uri_folder" if isinstance(source, (DatastoreInput, DatasetInput)) else "custom_model"
+    return {"uri": source.uri, "mode": source.mode, "type": kind}

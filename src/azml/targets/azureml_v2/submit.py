@@ -5,10 +5,16 @@ Order of work, so that nothing is sent before everything that can be checked is:
 1. the experiment name (the rule both SDKs share) and every v2 rule
    (:func:`~.translate.v2_problems`), offline;
 2. the workspace client (:mod:`.workspace`; nothing is sent yet);
-3. what only the service knows: each datastore the job reads or writes exists, and
-   each serverless VM size is offered in the workspace's region (``GET
+3. what only the service knows: each datastore the job reads or writes exists, each
+   data asset (dataset input) and registered model (a ParallelRunStep's ``model``)
+   exists, and each serverless VM size is offered in the workspace's region (``GET
    .../locations/<region>/vmSizes``, ``MLClient.compute.list_sizes``), low-priority
-   capable where the step asks for spot;
+   capable where the step asks for spot. An asset without a version is pinned to the
+   version its ``latest`` label names now, as azure-ai-ml itself does on submit
+   (``_resolve_label_to_asset``): passing ``azureml:NAME@latest`` to the SDK from Python
+   would look up an asset named ``azureml:NAME`` (azure-ai-ml 1.35.2,
+   ``_operation_orchestrator.get_asset_arm_id`` keeps the prefix for labels), which
+   does not exist;
 4. the PipelineJob is built (:mod:`.build`) and submitted (:mod:`.jobs`): the job name,
    the studio link and each step's child job are printed;
 5. with ``wait``, the job is followed to a final state; anything but ``Completed``
@@ -17,6 +23,7 @@ Order of work, so that nothing is sent before everything that can be checked is:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import sys
 from collections.abc import Mapping
@@ -27,7 +34,8 @@ from azml.plan import Plan
 from azml.settings import Settings
 from azml.targets.azureml_v2._sdk import error_text, require_sdk
 from azml.targets.azureml_v2.jobs import POLL_SECONDS, V2Run, submit_job
-from azml.targets.azureml_v2.spec import DatastoreInput, PipelineSpec
+from azml.targets.azureml_v2.parallel import RegisteredModelInput
+from azml.targets.azureml_v2.spec import DatasetInput, DatastoreInput, PipelineSpec
 from azml.targets.azureml_v2.translate import check_plan, plan_to_spec
 from azml.targets.azureml_v2.workspace import Workspace, connect
 from azml.targets.experiment import check_experiment_name
@@ -57,7 +65,7 @@ def submit_plan(
     check_plan(plan, spec)
     require_sdk("Submitting to AzureML (SDK v2)")
     workspace = workspace if workspace is not None else connect(settings, ws_config, auth)
-    check_with_service(workspace, plan, spec)
+    spec = check_with_service(workspace, plan, spec)
     from azml.targets.azureml_v2.build import build_pipeline_job
 
     run = submit_job(workspace, build_pipeline_job(spec), experiment, out=out, poll=poll)
@@ -66,14 +74,69 @@ def submit_plan(
     return run
 
 
-def check_with_service(workspace: Workspace, plan: Plan, spec: PipelineSpec) -> None:
-    """ConfigError for datastores the workspace lacks and VM sizes its region does not offer."""
+def check_with_service(workspace: Workspace, plan: Plan, spec: PipelineSpec) -> PipelineSpec:
+    """``spec`` with every asset version pinned; ConfigError for datastores, data assets and
+    models the workspace lacks and VM sizes its region does not offer."""
     problems = _datastore_problems(workspace, plan, spec)
+    spec, missing = pin_assets(workspace, plan, spec)
+    problems += missing
     serverless = [n for n in spec.nodes if n.compute.cluster is None and n.compute.instance_type]
     if serverless:
         problems += vm_size_problems(plan, spec, _offered_sizes(workspace))
     if problems:
         raise ConfigError(problems)
+    return spec
+
+
+def pin_assets(workspace: Workspace, plan: Plan, spec: PipelineSpec) -> tuple[PipelineSpec, list[ConfigProblem]]:
+    """``spec`` with each data asset and registered model at the version the workspace holds
+    (the ``latest`` one when none is given), and a problem for each one it lacks."""
+    step_of = {s.node_name: sid for sid, s in plan.steps.items()}
+    problems: list[ConfigProblem] = []
+    nodes = []
+    for node in spec.nodes:
+        inputs: dict[str, Any] = dict(node.inputs)  # a command node's or a parallel node's
+        for name, source in node.inputs.items():
+            if not isinstance(source, (DatasetInput, RegisteredModelInput)):
+                continue
+            sid = step_of[node.name]
+            where = f"{sid}.model" if isinstance(source, RegisteredModelInput) else f"{sid}.inputs.{name}"
+            version = _asset_version(workspace, source)
+            if version is None:
+                kind = "model" if isinstance(source, RegisteredModelInput) else "data asset"
+                which = f"version {source.version}" if source.version is not None else "any version"
+                problems.append(ConfigProblem(str(plan.config_path), where, (
+                    f"{kind} '{source.name}' ({which}) is not registered in workspace "
+                    f"'{workspace.config.workspace_name}'; register it (az ml "
+                    f"{'model' if kind == 'model' else 'data'} create) or name one that is")))
+            else:
+                inputs[name] = dataclasses.replace(source, version=version)
+        nodes.append(dataclasses.replace(node, inputs=inputs))
+    return dataclasses.replace(spec, nodes=tuple(nodes)), problems
+
+
+def _asset_version(workspace: Workspace, source: DatasetInput | RegisteredModelInput) -> str | None:
+    """The version of ``source`` the workspace holds (its latest without one); None if none."""
+    operations = workspace.client.models if isinstance(source, RegisteredModelInput) else workspace.client.data
+    try:
+        if source.version is None:
+            found = operations.get(source.name, label="latest")
+        else:
+            found = operations.get(source.name, version=str(source.version))
+    except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
+        if _is_not_found(exc):
+            return None
+        raise AzureServiceError(f"looking up '{source.name}'", error_text(exc)) from None
+    return str(found.version)
+
+
+def _is_not_found(exc: BaseException | None) -> bool:
+    """A 404 anywhere in the chain (the SDK wraps it in a ValidationException for labels)."""
+    while exc is not None:
+        if getattr(exc, "status_code", None) == 404 or "NotFound" in type(exc).__name__:
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def vm_size_problems(plan: Plan, spec: PipelineSpec, offered: Mapping[str, Any]) -> list[ConfigProblem]:

@@ -6,12 +6,20 @@ arguments (:meth:`PlannedStep.substitute`), the pip list
 order edges (:meth:`Plan.edges`) are the plan's. No SDK is imported, so ``azml plan
 --target azureml-v2`` and ``azml validate --target azureml-v2`` stay fast.
 
+A step is a command node; a ParallelRunStep is a parallel node
+(:meth:`~.parallel.ParallelNode.from_plan`) whose inputs, outputs, environment,
+compute and order ports are translated exactly as a command node's, and whose
+``program_arguments`` are the command's words after ``python SCRIPT``
+(:func:`program_arguments`). A dataset input is a ``uri_folder`` input on the data
+asset (``azureml:NAME:VERSION``); a ParallelRunStep's registered model is added by
+``from_plan`` as a ``custom_model`` input.
+
 :func:`v2_problems` lists what v2 cannot express as :class:`ConfigProblem` s with the
 config file and a JSON path (``<step>.<key>``): the plan's own features v2 lacks
-(a ``ParallelRunStep``, a model registered from a path inside an output or with
-tags), names that clash once mapped (two steps on one node name, an input named like
-a parameter the step uses, azml's reserved order ports) and every rule of
-:func:`~.spec.validate_spec`.
+(a model registered from a path inside an output or with tags, a ParallelRunStep
+splitting several inputs), names that clash once mapped (two steps on one node name,
+an input named like a parameter the step uses, azml's reserved order ports) and
+every rule of :func:`~.spec.validate_spec` and :func:`~.parallel.parallel_problems`.
 """
 
 from __future__ import annotations
@@ -25,8 +33,10 @@ from azml.config.arguments import LiteralArg
 from azml.errors import ConfigError, ConfigProblem
 from azml.plan import ORDER_INPUT_PREFIX, ORDER_OUTPUT, Flavor, Plan, PlannedStep
 from azml.plan.compute import vm_size
+from azml.targets.azureml_v2.parallel import ParallelNode
 from azml.targets.azureml_v2.spec import (
     ComputeSpec,
+    DatasetInput,
     DatastoreInput,
     EnvironmentSpec,
     Node,
@@ -45,7 +55,10 @@ INPUT_MODES = {"mount": "ro_mount", "download": "download"}
 MODEL_TYPE = "custom_model"
 #: Where a problem's SpecProblem key points in the config (longest prefix first).
 _KEY_PATHS = (("process_count_per_instance", "processes_per_node"), ("command", "arguments"),
-              ("compute.instance_count", "node_count"), ("after", "depends_on"))
+              ("compute.instance_count", "node_count"), ("after", "depends_on"),
+              ("max_concurrency_per_instance", "processes_per_node"),
+              ("program_arguments", "arguments"), ("input_data", "inputs"),
+              ("append_row_to", "output_action"))
 
 
 def plan_to_spec(plan: Plan, *, experiment: str, display_name: str | None = None,
@@ -67,12 +80,21 @@ def command_line(step: PlannedStep) -> str:
     ``$AZUREML_RUN_ID`` means the same on both SDKs. Parameters are node inputs of
     the same name (``${{inputs.<parameter>}}``).
     """
+    return " ".join(["python", shlex.quote(step.script), *_argument_words(step)])
+
+
+def program_arguments(step: PlannedStep) -> str:
+    """A ParallelRunStep's arguments as its parallel node's ``program_arguments``: the words
+    :func:`command_line` gives after ``python SCRIPT``, quoted and bound the same way."""
+    return " ".join(_argument_words(step))
+
+
+def _argument_words(step: PlannedStep) -> list[str]:
     tokens = step.substitute(inputs=lambda n: f"${{{{inputs.{n}}}}}",
                              outputs=lambda n: f"${{{{outputs.{n}}}}}",
                              parameters=lambda n: f"${{{{inputs.{n}}}}}")
-    quoted = [token if not isinstance(arg, LiteralArg) else shell_word(str(token))
-              for arg, token in zip(step.arguments, tokens)]
-    return " ".join(["python", shlex.quote(step.script), *quoted])
+    return [str(token) if not isinstance(arg, LiteralArg) else shell_word(str(token))
+            for arg, token in zip(step.arguments, tokens)]
 
 
 _VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
@@ -106,7 +128,7 @@ def _in_double_quotes(text: str) -> str:
     return "".join("\\" + ch if ch in '\\"`$' else ch for ch in text)
 
 
-def _node(step: PlannedStep, plan: Plan, models: set[tuple[str, str]]) -> Node:
+def _node(step: PlannedStep, plan: Plan, models: set[tuple[str, str]]) -> Node | ParallelNode:
     env = step.environment
     compute = step.compute
     if compute.cluster_name:
@@ -114,23 +136,33 @@ def _node(step: PlannedStep, plan: Plan, models: set[tuple[str, str]]) -> Node:
     else:
         spec_compute = ComputeSpec(instance_count=step.node_count, instance_type=compute.vm_size,
                                    job_tier="spot" if compute.priority == "lowpriority" else None)
+    environment = EnvironmentSpec(env.base_image, env.conda_specification(FLAVOR))
+    after = {port: plan.steps[pred].node_name for port, pred in step.order_inputs(FLAVOR).items()}
+    if step.is_parallel:
+        return ParallelNode.from_plan(
+            step, name=step.node_name, inputs=_inputs(step, plan, models), outputs=_outputs(step),
+            environment=environment, compute=spec_compute, program_arguments=program_arguments(step),
+            after=after, order_output=step.order_output(FLAVOR))
     return Node(
         name=step.node_name, display_name=step.name, command=command_line(step),
-        code=Path(step.source_directory),
-        environment=EnvironmentSpec(env.base_image, env.conda_specification(FLAVOR)),
+        code=Path(step.source_directory), environment=environment,
         compute=spec_compute, inputs=_inputs(step, plan, models), outputs=_outputs(step),
         process_count_per_instance=step.processes_per_node if step.is_mpi else None,
         environment_variables=dict(step.environment_variables), is_deterministic=step.allow_reuse,
-        after={port: plan.steps[pred].node_name for port, pred in step.order_inputs(FLAVOR).items()},
-        order_output=step.order_output(FLAVOR))
+        after=after, order_output=step.order_output(FLAVOR))
 
 
 def _inputs(step: PlannedStep, plan: Plan, models: set[tuple[str, str]]) -> dict[str, NodeInput]:
+    """The node's inputs; a registered model is left to :meth:`ParallelNode.from_plan`."""
     inputs: dict[str, NodeInput] = {}
     for name, binding in step.inputs.items():
         mode = INPUT_MODES[binding.mode]
+        if binding.kind == "registered_model":
+            continue
         if binding.kind == "datastore":
             inputs[name] = DatastoreInput(str(binding.datastore), str(binding.path), mode)
+        elif binding.kind == "dataset":
+            inputs[name] = DatasetInput(str(binding.dataset), binding.version, mode)
         else:
             producer = str(binding.step_id)
             kind = MODEL_TYPE if (producer, str(binding.output)) in models else "uri_folder"
@@ -202,12 +234,6 @@ def _plan_problems(plan: Plan, file: str) -> list[ConfigProblem]:
 
 def _step_problems(file: str, sid: str, step: PlannedStep) -> list[ConfigProblem]:
     found = []
-    if step.is_parallel:
-        found.append(ConfigProblem(file, f"{sid}.type", (
-            "a ParallelRunStep cannot be submitted with SDK v2 by azml yet: v2's counterpart, a "
-            "parallel job (azure.ai.ml.parallel), has no 'models' or 'append_row_file_name' and "
-            "passes mini-batches differently; use a PythonScriptStep or MpiStep that loops over its "
-            "input's files, or keep this config on --target azure")))
     registration = step.register_model
     if registration is not None and registration.inside:
         found.append(ConfigProblem(file, f"{sid}.register_model.path", (
@@ -249,5 +275,5 @@ def _config_problem(problem: SpecProblem, step_of: Mapping[str, str], plan: Plan
     return ConfigProblem(file, f"{sid}.{key}" if key != "name" else sid, problem.message)
 
 
-__all__ = ["check_plan", "command_line", "plan_to_spec", "v2_problems",
+__all__ = ["check_plan", "command_line", "plan_to_spec", "program_arguments", "v2_problems",
            "v2_warnings"]

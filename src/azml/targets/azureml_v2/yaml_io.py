@@ -2,7 +2,8 @@
 
 The YAML is the SDK's own serialisation (``PipelineJob._to_dict()``, what ``job.dump``
 writes) with two changes so the file can move with the project: each node's ``code``
-is written relative to the YAML file's folder (``load_job`` resolves relative paths
+(a parallel node's ``task.code``, on the node and in its component) is written
+relative to the YAML file's folder (``load_job`` resolves relative paths
 against it), and the ``$schema`` line of the pipeline job schema is added. Written
 atomically: a temporary file in the same folder, then ``os.replace``.
 
@@ -30,8 +31,11 @@ def job_yaml(job: Any, folder: Path) -> str:
     data = job._to_dict()
     for node in (data.get("jobs") or {}).values():
         component = node.get("component")
-        if isinstance(component, dict) and component.get("code"):
-            component["code"] = _relative(Path(str(component["code"])), folder)
+        holders = [component, node.get("task"),
+                   component.get("task") if isinstance(component, dict) else None]
+        for holder in holders:
+            if isinstance(holder, dict) and holder.get("code"):
+                holder["code"] = _relative(Path(str(holder["code"])), folder)
     text: str = yaml.safe_dump({"$schema": SCHEMA, **data}, sort_keys=False, allow_unicode=True, width=100)
     return text
 
