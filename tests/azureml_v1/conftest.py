@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -30,39 +29,20 @@ for _name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZML
     os.environ.pop(_name, None)
 
 sys.path.insert(0, str(Path(__file__).parent))
+from tests.netguard import guard_sockets  # noqa: E402
 from standin import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, WORKSPACE_ID, StandIn, install_routes  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 FAKE_BIN = FIXTURES / "azure" / "bin"
 BLOB_STUB = FIXTURES / "azure" / "blobstub"
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @pytest.fixture(autouse=True)
 def socket_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     """Refuse and record every connection attempt to a non-local address."""
-    attempts: list[Any] = []
-    real_connect = socket.socket.connect
-    real_getaddrinfo = socket.getaddrinfo
-
-    def connect(sock: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else address
-        if sock.family == socket.AF_UNIX or host in LOCAL_HOSTS:
-            return real_connect(sock, address)
-        attempts.append(address)
-        raise ConnectionRefusedError(f"test socket guard: no network ({address})")
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host in LOCAL_HOSTS or host is None:
-            return real_getaddrinfo(host, *args, **kwargs)
-        attempts.append(host)
-        raise socket.gaierror(socket.EAI_NONAME, f"test socket guard: no DNS ({host})")
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield attempts
-    assert not attempts, f"network attempts outside 127.0.0.1: {attempts}"
+    with guard_sockets(monkeypatch) as attempts:
+        yield attempts
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURES
 from standin import StandIn
 
-from tests.azurite.server import ACCOUNT, KEY, Azurite, AzuriteMissing
+from tests.azurite.server import ACCOUNT, KEY, Azurite, running
 
 FANIN = FIXTURES / "azure" / "fanin"
 STEPS = ("prepare a", "prepare b", "train")
@@ -25,15 +25,8 @@ STEPS = ("prepare a", "prepare b", "train")
 
 @pytest.fixture(scope="module")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    server = Azurite(tmp_path_factory.mktemp("azurite"))
-    try:
-        server.start()
-    except AzuriteMissing as exc:
-        pytest.fail(f"Azurite is needed for the download tests: {exc}", pytrace=False)
-    try:
+    with running(tmp_path_factory.mktemp("azurite"), "the download tests") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def submit(standin_settings: Any, workspace: Any, monkeypatch: pytest.MonkeyPatch) -> Any:

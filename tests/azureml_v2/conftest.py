@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +22,11 @@ from typing import Any
 import pytest
 
 from tests.azureml_v2.standin import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, StandIn
+from tests.netguard import guard_sockets
 
 if "AZML_TEST_HOME" not in os.environ:
     os.environ["AZML_TEST_HOME"] = os.environ["HOME"] = tempfile.mkdtemp(prefix="azml-test-home-")
 BIN = Path(__file__).parent / "bin"
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 _CLEARED = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZML_AUTH",
             "ARM_CLOUD_METADATA_URL", "AZUREML_CURRENT_CLOUD", "REQUESTS_CA_BUNDLE")
 
@@ -35,29 +34,10 @@ _CLEARED = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZML_A
 @pytest.fixture(autouse=True)
 def socket_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     """Refuse and record every connection attempt to a non-local address."""
-    attempts: list[Any] = []
-    real_connect = socket.socket.connect
-    real_getaddrinfo = socket.getaddrinfo
-
-    def connect(sock: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else address
-        if sock.family == socket.AF_UNIX or host in LOCAL_HOSTS:
-            return real_connect(sock, address)
-        attempts.append(address)
-        raise ConnectionRefusedError(f"test socket guard: no network ({address})")
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host in LOCAL_HOSTS or host is None:
-            return real_getaddrinfo(host, *args, **kwargs)
-        attempts.append(host)
-        raise socket.gaierror(socket.EAI_NONAME, f"test socket guard: no DNS ({host})")
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     for name in _CLEARED:
         monkeypatch.delenv(name, raising=False)
-    yield attempts
-    assert not attempts, f"network attempts outside 127.0.0.1: {attempts}"
+    with guard_sockets(monkeypatch) as attempts:
+        yield attempts
 
 
 @pytest.fixture

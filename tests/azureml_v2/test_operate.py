@@ -21,22 +21,15 @@ from azml.targets.azureml_v2.build import build_pipeline_job
 from azml.targets.azureml_v2.jobs import V2Run, submit_job
 from tests.azureml_v2.specs import fanin_spec, project
 from tests.azureml_v2.standin import StandIn
-from tests.azurite.server import ACCOUNT, KEY, Azurite, AzuriteMissing
+from tests.azurite.server import ACCOUNT, KEY, Azurite, running
 
 NODES = ["prepare_a", "prepare_b", "train", "report"]
 
 
 @pytest.fixture(scope="module")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    server = Azurite(tmp_path_factory.mktemp("azurite"))
-    try:
-        server.start()
-    except AzuriteMissing as exc:
-        pytest.fail(f"Azurite is needed for the download tests: {exc}", pytrace=False)
-    try:
+    with running(tmp_path_factory.mktemp("azurite"), "the download tests") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def built(tmp_path: Path) -> Any:

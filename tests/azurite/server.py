@@ -15,6 +15,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,3 +115,20 @@ class Azurite:
         from azure.storage.blob import BlobServiceClient
 
         return BlobServiceClient(self.url, credential={"account_name": ACCOUNT, "account_key": KEY})
+
+
+@contextmanager
+def running(folder: Path, purpose: str) -> Iterator[Azurite]:
+    """An emulator storing under ``folder`` for the duration; a test fails (not skips)
+    when Azurite is not installed, saying what it was needed for."""
+    import pytest
+
+    server = Azurite(folder)
+    try:
+        server.start()
+    except AzuriteMissing as exc:
+        pytest.fail(f"Azurite is needed for {purpose}: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

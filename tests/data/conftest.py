@@ -18,20 +18,13 @@ from typing import Any
 import pytest
 
 from azml.settings import Settings, load_settings
-from tests.azurite.server import Azurite, AzuriteMissing
+from tests.azurite.server import Azurite, running
 
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    server = Azurite(tmp_path_factory.mktemp("azurite"))
-    try:
-        server.start()
-    except AzuriteMissing as exc:
-        pytest.fail(f"Azurite is needed for the blob tests: {exc}", pytrace=False)
-    try:
+    with running(tmp_path_factory.mktemp("azurite"), "the blob tests") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @dataclass

@@ -31,6 +31,7 @@ from azml.errors import AzureServiceError, RunNotFoundError, StepNotFoundError, 
 from azml.settings import Settings
 from azml.targets.azureml_v1._sdk import error_text, quiet_stdout, require_sdk
 from azml.targets.azureml_v1.runs import FINAL_STATES, POLL_SECONDS, _get_run, _portal_url
+from azml.targets.remote import LogTail
 
 REUSED_RUN = "azureml.reusedrunid"
 REUSED_PIPELINE = "azureml.reusedpipeline"
@@ -132,25 +133,17 @@ def stream_logs(settings: Settings, run_id: str, *, step: str | None = None, fol
     """
     out = out or sys.stdout
     ws = connect_workspace(settings, ws_config, workspace)
-    printed: dict[str, int] = {}
-    shown: list[str] = []
+    tail = LogTail(out)
     while True:
         steps = pick_steps(settings, run_id, step, ws)
         ended = True
         for step_run in steps:
             status, name, text = _read_log(step_run)
-            key = f"{step_run.id}/{name}"
-            if name and len(text) > printed.get(key, 0):
-                if key not in printed:
-                    label = _dto(step_run).get("display_name") or step_run.id
-                    print(f"==> {label} ({step_run.id}): {name} <==", file=out)
-                    shown.append(name)
-                out.write(text[printed.get(key, 0):])
-                out.flush()
-                printed[key] = len(text)
+            label = _dto(step_run).get("display_name") or step_run.id
+            tail.show(f"{step_run.id}/{name}", name, f"==> {label} ({step_run.id}): {name} <==", text)
             ended = ended and status in FINAL_STATES
         if not follow or (ended and _pipeline_ended(ws, run_id, step)):
-            return shown
+            return tail.shown
         sleep(poll)
 
 

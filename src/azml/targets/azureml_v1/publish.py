@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
@@ -27,6 +26,7 @@ from azml.errors import AzureServiceError, ScheduleNotFoundError
 from azml.plan import Plan
 from azml.settings import Settings
 from azml.targets.azureml_v1._sdk import error_text, quiet_stdout, require_sdk
+from azml.targets.remote import curl_request
 
 TOKEN_AUDIENCE = "https://management.azure.com/"
 
@@ -89,10 +89,7 @@ def example_request(url: str, parameters: Mapping[str, Any], version: str | None
     body: dict[str, Any] = {"ExperimentName": experiment, "ParameterAssignments": dict(parameters)}
     if version:
         body["PipelineVersion"] = version
-    return ("curl -X POST " + json.dumps(url) +
-            ' -H "Authorization: Bearer $(az account get-access-token --resource '
-            f'{TOKEN_AUDIENCE} --query accessToken -o tsv)" -H "Content-Type: application/json" '
-            f"-d '{json.dumps(body)}'")
+    return curl_request(url, body, TOKEN_AUDIENCE)
 
 
 def recurrence(cron: Cron | None, every: Every | None) -> Any:

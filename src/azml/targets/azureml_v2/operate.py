@@ -34,6 +34,7 @@ from azml.settings import Settings
 from azml.targets.azureml_v2._sdk import error_text, require_sdk
 from azml.targets.azureml_v2.jobs import FINAL_STATES, POLL_SECONDS, _get, _service_error, _status
 from azml.targets.azureml_v2.workspace import Workspace
+from azml.targets.remote import LogTail
 
 REUSED_FLAG = "azureml.isreused"
 REUSED_RUN = "azureml.reusedrunid"
@@ -103,23 +104,15 @@ def stream_logs(workspace: Workspace, name: str, *, step: str | None = None, fol
                 sleep: Callable[[float], None] = time.sleep) -> list[str]:
     """Print the user log of each chosen child job; with ``follow``, until they have ended."""
     out = out or sys.stdout
-    printed: dict[str, int] = {}
-    shown: list[str] = []
+    tail = LogTail(out)
     while True:
         ended = True
         for child in pick_children(workspace, name, step):
             status, log, text = _read_log(workspace, child)
-            key = f"{child}/{log}"
-            if log and len(text) > printed.get(key, 0):
-                if key not in printed:
-                    print(f"==> {child}: {log} <==", file=out)
-                    shown.append(log)
-                out.write(text[printed.get(key, 0):])
-                out.flush()
-                printed[key] = len(text)
+            tail.show(f"{child}/{log}", log, f"==> {child}: {log} <==", text)
             ended = ended and status in FINAL_STATES
         if not follow or (ended and (step is not None or _status(_get(workspace, name)) in FINAL_STATES)):
-            return shown
+            return tail.shown
         sleep(poll)
 
 

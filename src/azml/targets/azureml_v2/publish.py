@@ -20,7 +20,6 @@ whatever translation produced the job.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from azml.errors import ScheduleNotFoundError, UsageError
 from azml.targets.azureml_v2._sdk import require_sdk
 from azml.targets.azureml_v2.jobs import _service_error
 from azml.targets.azureml_v2.workspace import Workspace
+from azml.targets.remote import curl_request
 
 TOKEN_AUDIENCE = "https://ml.azure.com/"
 #: batch endpoint and deployment names (REST spec: 3-32 characters, a letter first)
@@ -138,10 +138,7 @@ def example_request(scoring_uri: str, inputs: Any, experiment: str) -> str:
     schema = BatchJobSchema(context={BASE_PATH_CONTEXT_KEY: Path("."),  # type: ignore[no-untyped-call]
                                      PARAMS_OVERRIDE_KEY: override})
     body = {"properties": schema.load(data={})}
-    return ("curl -X POST " + json.dumps(scoring_uri) +
-            ' -H "Authorization: Bearer $(az account get-access-token --resource '
-            f'{TOKEN_AUDIENCE} --query accessToken -o tsv)" -H "Content-Type: application/json" '
-            f"-d '{json.dumps(body)}'")
+    return curl_request(scoring_uri, body, TOKEN_AUDIENCE)
 
 
 def trigger(cron: Cron | None, every: Every | None) -> Any:

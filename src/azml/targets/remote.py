@@ -1,0 +1,48 @@
+"""What the two AzureML targets show the same way (standard library only).
+
+The v1 and v2 targets stay independent of each other; what they print alike lives
+here: the ``curl`` request for a published endpoint and the log tail that
+``azml logs --follow`` prints as logs grow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+
+def curl_request(url: str, body: Mapping[str, Any], audience: str) -> str:
+    """A ``curl`` command that POSTs ``body`` to ``url`` with a token from ``az`` for ``audience``.
+
+    The token is fetched when the command runs, so no secret is ever printed.
+    """
+    return ("curl -X POST " + json.dumps(url) +
+            ' -H "Authorization: Bearer $(az account get-access-token --resource '
+            f'{audience} --query accessToken -o tsv)" -H "Content-Type: application/json" '
+            f"-d '{json.dumps(dict(body))}'")
+
+
+class LogTail:
+    """Prints each log once from the start and then only what was added since.
+
+    ``shown`` lists the log names printed, in the order they first appeared.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.shown: list[str] = []
+        self._printed: dict[str, int] = {}
+
+    def show(self, key: str, name: str, header: str, text: str) -> None:
+        """Print what ``text`` (log ``name``, identified by ``key``) gained since last time;
+        ``header`` goes before its first part."""
+        done = self._printed.get(key, 0)
+        if not name or len(text) <= done:
+            return
+        if key not in self._printed:
+            print(header, file=self.out)
+            self.shown.append(name)
+        self.out.write(text[done:])
+        self.out.flush()
+        self._printed[key] = len(text)
