@@ -62,6 +62,10 @@ CASES: list[tuple[str, Doc, str, str]] = [
      "step2.script", r"expected an existing file, .*src/nope\.py does not exist"),
     ("source dir missing", mutate(original, lambda d: d["step2"].update(source_directory="gone/")),
      "step2.source_directory", "expected an existing directory"),
+    # found by the fuzz test: "~name" of no user made expanduser raise RuntimeError (exit 1)
+    ("source dir of unknown user", mutate(original, lambda d: d["step2"].update(
+        source_directory="~no_such_user_azml/src")),
+     "step2.source_directory", "expected an existing directory"),
     ("requirements missing", mutate(original, lambda d: d["step1"].update(requirements="req.txt")),
      "step1.requirements", r"req\.txt does not exist"),
     ("reference name without path", mutate(original, lambda d: d["step1"].pop("input_datareference_path")),

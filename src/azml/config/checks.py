@@ -63,7 +63,11 @@ class Document:
         """``value`` resolved against the base directory (remembered: steps share folders)."""
         found = self._resolved.get(value)
         if found is None:
-            path = Path(value).expanduser()
+            path = Path(value)
+            try:
+                path = path.expanduser()
+            except RuntimeError:  # "~name" of no user: a folder that does not exist
+                pass
             found = (path if path.is_absolute() else self.base / path).resolve()
             self._resolved[value] = found
         return found
