@@ -6,6 +6,7 @@ checks skip values they cannot read, so that all problems come out in one go.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,11 +64,7 @@ class Document:
         """``value`` resolved against the base directory (remembered: steps share folders)."""
         found = self._resolved.get(value)
         if found is None:
-            path = Path(value)
-            try:
-                path = path.expanduser()
-            except RuntimeError:  # "~name" of no user: a folder that does not exist
-                pass
+            path = Path(os.path.expanduser(value))  # unlike Path's, keeps "~nobody" as it is
             found = (path if path.is_absolute() else self.base / path).resolve()
             self._resolved[value] = found
         return found

@@ -42,7 +42,7 @@ def job_yaml(job: Any, folder: Path) -> str:
 
 def dump_job(job: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``job`` to ``path`` as YAML (atomically); returns the resolved path."""
-    target = Path(path).expanduser().resolve()
+    target = Path(os.path.expanduser(path)).resolve()
     if target.is_dir():
         raise UsageError(f"{target} is a folder; give a file name such as {target / 'pipeline.yml'}")
     if not target.parent.is_dir():
