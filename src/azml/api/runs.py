@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, TextIO
 
@@ -167,7 +168,7 @@ def download(run_id: str, dest: str, *, step: str | None = None, output: str | N
         raise UsageError(f"{run_id} is a local run: its outputs are already on this machine "
                          f"(`azml status {run_id} --json` shows where)")
     settings = load_settings(env_file)
-    folder = Path(dest).expanduser()
+    folder = Path(os.path.expanduser(dest))
     if azure_target(run_id, target) == "azureml_v1":
         from azml.targets.azureml_v1.operate import download as v1_download
 
