@@ -131,11 +131,19 @@ def _asset_version(workspace: Workspace, source: DatasetInput | RegisteredModelI
 
 
 def _is_not_found(exc: BaseException | None) -> bool:
-    """A 404 anywhere in the chain (the SDK wraps it in a ValidationException for labels)."""
-    while exc is not None:
+    """A 404 anywhere in the chain of causes and contexts.
+
+    For a label, azure-ai-ml 1.35.2 turns the 404 into a ValidationException (``raise ...
+    from``, ``_get_latest_version_from_container``), which ``log_and_raise_error`` then
+    replaces with an MlException raised while handling it: the 404 is the cause of the
+    context, not a cause of the exception the caller sees.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
         if getattr(exc, "status_code", None) == 404 or "NotFound" in type(exc).__name__:
             return True
-        exc = exc.__cause__
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
     return False
 
 
@@ -207,7 +215,7 @@ def _datastore_exists(workspace: Workspace, name: str) -> bool:
     try:
         workspace.client.datastores.get(name)
     except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
-        if getattr(exc, "status_code", None) == 404 or "NotFound" in type(exc).__name__:
+        if _is_not_found(exc):
             return False
         raise AzureServiceError(f"looking up datastore '{name}'", error_text(exc)) from None
     return True
