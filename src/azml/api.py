@@ -191,7 +191,7 @@ def construct(
     With ``target="azureml-v2"``: the v2 PipelineJob, built offline (nothing is sent).
     """
     if is_v2(target):
-        return _v2_job(config_path, env_file, params)
+        return _v2_job_of(_loaded(config_path, env_file, params), "DEV-train-pipeline", None)
     from azml.targets.azureml_v1 import prepare
     from azml.targets.azureml_v1.workspace import connect
 
@@ -259,13 +259,9 @@ def export(
 def _v2_job_of(loaded: Loaded, experiment: str, tags: Mapping[str, str] | None) -> Any:
     """The v2 PipelineJob of a loaded config, checked (ConfigError) and built offline."""
     from azml.targets.azureml_v2.build import build_pipeline_job
-    from azml.targets.azureml_v2.translate import check_plan, plan_to_spec
-    from azml.targets.experiment import check_experiment_name
+    from azml.targets.azureml_v2.submit import checked_spec
 
-    check_experiment_name(experiment)
-    spec = plan_to_spec(loaded.plan, experiment=experiment, tags=tags)
-    check_plan(loaded.plan, spec)
-    return build_pipeline_job(spec)
+    return build_pipeline_job(checked_spec(loaded.plan, experiment=experiment, tags=tags))
 
 
 def status(run_id: str | None = None, *, env_file: str | None = None, target: str | None = None,
@@ -598,19 +594,24 @@ def _schedule_spec(cron: str | None, every: str | None) -> tuple[Any, Any]:
     return (parse_cron(cron) if cron else None), (parse_every(every) if every else None)
 
 
-def _v2_job(config: ConfigRef, env_file: str | None, params: Sequence[str],
-            experiment: str = "DEV-train-pipeline") -> Any:
-    """The v2 PipelineJob to publish or schedule: a job YAML (``az ml job create``'s format,
-    read by the SDK), or a config translated from its plan."""
+def _v2_job(config: ConfigRef, env_file: str | None, params: Sequence[str], ws_config: str | None,
+            experiment: str = "DEV-train-pipeline") -> tuple[Any, Any]:
+    """The workspace and the v2 PipelineJob to publish or schedule: a job YAML (``az ml job
+    create``'s format, read by the SDK), or a config translated from its plan and checked
+    against the workspace as submit checks it (assets pinned), before anything is created."""
     from pathlib import Path
 
     if not isinstance(config, Loaded) and Path(config).suffix in (".yml", ".yaml"):
         from azml.targets.azureml_v2.yaml_io import load_job_file
 
-        return load_job_file(config)
+        job = load_job_file(config)
+        return _v2_workspace(load_settings(env_file), ws_config), job
     loaded = _loaded(config, env_file, params)
     print_warnings(loaded, sys.stderr)
-    return _v2_job_of(loaded, experiment, None)
+    from azml.targets.azureml_v2.submit import checked_job
+
+    return checked_job(loaded.plan, loaded.settings, experiment=experiment, ws_config=ws_config,
+                       purpose="Publishing or scheduling the pipeline (SDK v2)")
 
 
 def publish(config: ConfigRef, *, name: str, endpoint: str | None = None, target: str = "azureml-v1",
@@ -630,9 +631,8 @@ def publish(config: ConfigRef, *, name: str, endpoint: str | None = None, target
                           name=name, endpoint=endpoint, out=out)
     from azml.targets.azureml_v2.publish import publish as v2_publish
 
-    job = _v2_job(config, env_file, params)
-    return v2_publish(_v2_workspace(load_settings(env_file), ws_config), job, name=name,
-                      endpoint=endpoint, compute=compute)
+    workspace, job = _v2_job(config, env_file, params, ws_config)
+    return v2_publish(workspace, job, name=name, endpoint=endpoint, compute=compute)
 
 
 def schedule(config: ConfigRef, *, name: str, cron: str | None = None, every: str | None = None,
@@ -656,9 +656,9 @@ def schedule(config: ConfigRef, *, name: str, cron: str | None = None, every: st
                            out=out)
     from azml.targets.azureml_v2.publish import schedule as v2_schedule
 
-    job = _v2_job(config, env_file, params, experiment)
-    return v2_schedule(_v2_workspace(load_settings(env_file), ws_config), job, name=name,
-                       cron=cron_spec, every=every_spec, experiment=experiment)
+    workspace, job = _v2_job(config, env_file, params, ws_config, experiment)
+    return v2_schedule(workspace, job, name=name, cron=cron_spec, every=every_spec,
+                       experiment=experiment)
 
 
 def schedules(*, target: str = "azureml-v1", active_only: bool = True, env_file: str | None = None,
