@@ -17,8 +17,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -29,8 +30,9 @@ for _name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZML
     os.environ.pop(_name, None)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tests.netguard import guard_sockets  # noqa: E402
-from standin import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, WORKSPACE_ID, StandIn, install_routes  # noqa: E402
+from standin import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, WORKSPACE_ID, StandIn, install_routes
+
+from tests.netguard import guard_sockets
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"

@@ -13,10 +13,11 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
-from urllib.parse import urlsplit, parse_qs
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
 
 from standin_ops import advance, install_ops_routes, install_publish_routes
 
@@ -74,7 +75,7 @@ class StandIn:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> "StandIn":
+    def start(self) -> StandIn:
         handler = _make_handler(self)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -87,7 +88,7 @@ class StandIn:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "StandIn":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FIXTURES, REPO
 
 ORIGINAL = FIXTURES / "original"
@@ -27,7 +26,11 @@ def load_plan(folder: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
 
 def build(folder: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None,
           config: Path | None = None) -> Any:
-    from azml.targets.azureml_v1.builder import build_sdk_steps, offline_datastores, offline_workspace
+    from azml.targets.azureml_v1.builder import (
+        build_sdk_steps,
+        offline_datastores,
+        offline_workspace,
+    )
 
     loaded = load_plan(folder, monkeypatch, env, config)
     ws = offline_workspace()
@@ -184,8 +187,8 @@ def test_original_three_steps_run_in_file_order(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_bad_requirement_option_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from azml.plan.requirements import read_requirements
     from azml.errors import ConfigError
+    from azml.plan.requirements import read_requirements
 
     req = tmp_path / "requirements.txt"
     req.write_text("numpy\n-e ./local_pkg\n")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import REPO
 
 CONFIGS = sorted(p for p in [*REPO.glob("configs/pipeline_config*.json"),

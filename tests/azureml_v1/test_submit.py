@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FIXTURES
 from standin import StandIn
 
@@ -109,8 +108,8 @@ def test_cancel_times_out_and_says_so(standin: StandIn, standin_settings: Any, s
 
 def test_cancel_unknown_ids(standin: StandIn, standin_settings: Any, stub_blob_upload: list[str],
                             workspace: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from azml.targets.azureml_v1.runs import cancel_run
     from azml.errors import RunNotFoundError
+    from azml.targets.azureml_v1.runs import cancel_run
 
     run, _ = submit(FANIN, standin_settings, monkeypatch)
     with pytest.raises(RunNotFoundError):

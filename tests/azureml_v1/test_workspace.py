@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from azml.targets.azureml_v1.workspace import auth_mode, find_config, read_config
 from azml.errors import SettingsError
 from azml.settings import load_settings
+from azml.targets.azureml_v1.workspace import auth_mode, find_config, read_config
 
 
 def settings(tmp_path: Path, **values: str):
@@ -38,7 +38,7 @@ def test_auth_modes(tmp_path: Path) -> None:
     assert auth_mode(settings(tmp_path)) == "interactive"
     assert auth_mode(settings(tmp_path, AZML_AUTH="cli")) == "cli"
     assert auth_mode(settings(tmp_path), "cli") == "cli"
-    full = dict(AZURE_TENANT_ID="t", AZURE_CLIENT_ID="c", AZURE_CLIENT_SECRET="s3cr3t-value")
+    full = {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s3cr3t-value"}
     assert auth_mode(settings(tmp_path, **full)) == "service_principal"
     with pytest.raises(SettingsError) as info:
         auth_mode(settings(tmp_path, AZURE_TENANT_ID="t", AZURE_CLIENT_ID="c"))
@@ -60,6 +60,7 @@ def test_unreachable_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     import socket
 
     from conftest import FAKE_BIN, write_ws_config
+
     from azml.targets.azureml_v1.workspace import connect
 
     with socket.socket() as probe:  # a local port nobody listens on

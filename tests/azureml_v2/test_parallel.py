@@ -166,6 +166,44 @@ def test_validate_names_what_a_parallel_job_cannot_take(tmp_path: Path, monkeypa
     assert main(["validate", str(path)]) == 0  # v1 and local runs partition each input
 
 
+@pytest.mark.parametrize("level", ["ERROR", "CRITICAL"])
+def test_a_logging_level_only_v1_takes_is_a_v2_problem(level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, monkeypatch, logging_level=level)
+    assert main(["validate", str(path), "--target", "azureml-v2"]) == 2
+    assert (f"{path}: score.logging_level: a v2 parallel job takes DEBUG, INFO, WARNING "
+            f"(azure-ai-ml refuses '{level}')") in capsys.readouterr().err
+    assert main(["validate", str(path)]) == 0  # v1's ParallelRunConfig passes it on unchecked
+
+
+def test_a_local_run_under_the_v2_contract_refuses_what_v2_refuses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not more lenient than the cloud: ``run --target azureml-v2`` stops where v2 would,
+    before any step starts (no run is recorded)."""
+    monkeypatch.setenv("AZML_HOME", str(tmp_path / "home"))
+    path = write(tmp_path, monkeypatch, logging_level="ERROR")
+    assert main(["run", str(path), "--target", "azureml-v2"]) == 2
+    assert "score.logging_level: a v2 parallel job takes DEBUG, INFO, WARNING" in capsys.readouterr().err
+    assert not (tmp_path / "home" / "runs").exists()
+
+
+def test_the_sdk_refuses_the_logging_levels_azml_refuses(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why ERROR is a problem: azure-ai-ml's parallel schema fails the job's serialization. If
+    this starts to fail, the SDK takes more levels and ``LOGGING_LEVELS`` can grow."""
+    from azml.api import load
+    from azml.targets.azureml_v2.build import build_pipeline_job
+    from azml.targets.azureml_v2.translate import plan_to_spec
+
+    def built(level: str) -> Any:
+        plan = load(write(tmp_path, monkeypatch, logging_level=level)).plan
+        return build_pipeline_job(plan_to_spec(plan, experiment="batch"))
+
+    assert built("WARNING")._to_rest_object().properties.jobs["score"]["logging_level"] == "WARNING"
+    with pytest.raises(Exception, match=r"Value 'ERROR' passed is not in set \['DEBUG', 'INFO', 'WARNING'\]"):
+        built("ERROR")._to_rest_object()
+
+
 def test_the_demo_plans_for_v2_without_the_sdk() -> None:
     """``plan --target azureml-v2`` of the demo in a fresh interpreter: no azure module, no network."""
     import shutil

@@ -6,8 +6,9 @@ import copy
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -181,7 +182,7 @@ def test_cli_process_exit_code_and_no_traceback(write_config) -> None:
     doc["gen"]["node_count"] = "x"
     file = write_config(doc)
     proc = subprocess.run([sys.executable, "-m", "azml", "validate", str(file)],
-                          capture_output=True, text=True, cwd=file.parent)
+                          capture_output=True, text=True, cwd=file.parent, check=False)
     assert proc.returncode == 2
     assert "gen.node_count: expected an integer, got string \"x\"" in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""

@@ -42,7 +42,7 @@ class Project:
         """Copy ``tests/fixtures/local/<fixture>`` into the project."""
         shutil.copytree(FIXTURES / fixture, self.root, dirs_exist_ok=True)
         scripts = list((self.root / "src").glob("*.py"))
-        if any(re.search(r"^(from contract |import contract)", f.read_text(), re.M) for f in scripts):
+        if any(re.search(r"^(from contract |import contract)", f.read_text(), re.MULTILINE) for f in scripts):
             # the shared recorder goes inside the snapshot, as a step may import nothing outside it
             shutil.copy2(FIXTURES / "tools" / "contract.py", self.root / "src" / "contract.py")
         return self.root / "pipeline_config.json"

@@ -103,8 +103,8 @@ def test_logs_follow_until_the_step_ends(proj: Project) -> None:
 
 def test_unknown_runs(proj: Project) -> None:
     from azml.errors import RunNotFoundError
-    from azml.targets.local import cancel_local, run_status
     from azml.settings import load_settings
+    from azml.targets.local import cancel_local, run_status
 
     settings = load_settings()
     assert run_status(settings) == []

@@ -113,8 +113,8 @@ def test_torchrun_fallback_gives_what_an_azureml_mpi_job_gives(proj: Project,
 def test_logs_of_a_running_mpi_step(proj: Project) -> None:
     import io
 
-    from azml.targets.local import stream_logs
     from azml.settings import load_settings
+    from azml.targets.local import stream_logs
     from tests.e2e.conftest import wait_for
 
     proj.script("src/slow.py", "import os, time\n"

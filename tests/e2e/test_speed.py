@@ -14,7 +14,7 @@ from tests.e2e.conftest import FIXTURES, Project
 pytestmark = pytest.mark.e2e
 
 sys.path.insert(0, str(FIXTURES))
-from chain_factory import write_chain  # noqa: E402
+from chain_factory import write_chain
 
 
 def test_fully_reused_run_writes_in_one_transaction(proj: Project, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,8 +23,8 @@ EXPERIMENT = (Path(__file__).resolve().parents[2] / "experiments" / "interpretat
 if str(EXPERIMENT) not in sys.path:
     sys.path.append(str(EXPERIMENT))
 
-from dutchf3 import NUM_CLASSES, synthetic  # noqa: E402
-from dutchf3.config import ConfigError, load_config, merge_overrides  # noqa: E402
+from dutchf3 import NUM_CLASSES, synthetic
+from dutchf3.config import ConfigError, load_config, merge_overrides
 
 TINY_SURVEY = ["--inlines", "24", "--crosslines", "24", "--depth", "32", "--seed", "3"]
 TINY_PATCHES = ["--patch_size", "16", "--stride", "8", "--section_step", "1"]
@@ -45,7 +45,7 @@ def step(script: str, *args: str, env: dict[str, str] | None = None,
     """Run one step script from the experiment folder, as AzureML would."""
     cmd = [*prefix, sys.executable, str(EXPERIMENT / script), *args]
     return subprocess.run(cmd, cwd=EXPERIMENT, env=env or clean_env(), capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,6 @@ from azml.targets.local.ignore import (
 )
 
 
-
 def _rules(*lines: str) -> IgnoreRules:
     return IgnoreRules(None, compile_lines(list(lines)))
 

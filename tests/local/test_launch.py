@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from azml.errors import LaunchError
-from azml.targets.local import launch, procs
 from azml.runtime.rankshim import node_cpus, rank_variables
+from azml.targets.local import launch, procs
 from tests.local.conftest import step
 
 

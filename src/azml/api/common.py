@@ -98,22 +98,23 @@ def no_local_run(run_id: str) -> Iterator[None]:
 def v2_job_of(loaded: Loaded, experiment: str, tags: Mapping[str, str] | None) -> Any:
     """The v2 PipelineJob of a loaded config, checked (ConfigError) and built offline."""
     from azml.targets.azureml_v2.build import build_pipeline_job
-    from azml.targets.azureml_v2.translate import check_plan, plan_to_spec
-    from azml.targets.experiment import check_experiment_name
+    from azml.targets.azureml_v2.submit import checked_spec
 
-    check_experiment_name(experiment)
-    spec = plan_to_spec(loaded.plan, experiment=experiment, tags=tags)
-    check_plan(loaded.plan, spec)
-    return build_pipeline_job(spec)
+    return build_pipeline_job(checked_spec(loaded.plan, experiment=experiment, tags=tags))
+
+
+def is_job_yaml(config: ConfigRef) -> bool:
+    """``config`` names a v2 job YAML (``az ml job create``'s format) rather than a config."""
+    from pathlib import Path
+
+    return not isinstance(config, Loaded) and Path(config).suffix in (".yml", ".yaml")
 
 
 def v2_job(config: ConfigRef, env_file: str | None, params: Sequence[str],
            experiment: str = "DEV-train-pipeline") -> Any:
-    """The v2 PipelineJob to construct, publish or schedule: a job YAML (``az ml job create``'s
-    format, read by the SDK), or a config translated from its plan."""
-    from pathlib import Path
-
-    if not isinstance(config, Loaded) and Path(config).suffix in (".yml", ".yaml"):
+    """The v2 PipelineJob of a job YAML (read by the SDK) or of a config (translated from its
+    plan, checked offline): built without asking the workspace anything."""
+    if not isinstance(config, Loaded) and is_job_yaml(config):
         from azml.targets.azureml_v2.yaml_io import load_job_file
 
         return load_job_file(config)

@@ -116,6 +116,10 @@ def run(
     out = out or sys.stderr
     loaded = loaded_config(config_path, env_file, params)
     print_warnings(loaded, out)
+    if is_v2(target):  # not more lenient than v2 itself: what v2 cannot express stops here
+        from azml.targets.azureml_v2.translate import check_plan, plan_to_spec
+
+        check_plan(loaded.plan, plan_to_spec(loaded.plan, experiment=experiment))
     result = run_plan(
         loaded.plan if parameters is None else loaded.replan(parameters),
         loaded.settings,

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from azml.api.common import (
     ConfigRef,
     azure_target,
+    is_job_yaml,
     loaded_config,
     print_warnings,
     v2_job,
@@ -26,6 +27,21 @@ def _schedule_spec(cron: str | None, every: str | None) -> tuple[Any, Any]:
     if (cron is None) == (every is None):
         raise UsageError("give exactly one of --cron EXPRESSION and --every INTERVAL")
     return (parse_cron(cron) if cron else None), (parse_every(every) if every else None)
+
+
+def _v2_checked_job(config: ConfigRef, env_file: str | None, params: Sequence[str],
+                    ws_config: str | None, experiment: str = "DEV-train-pipeline") -> tuple[Any, Any]:
+    """The workspace and the v2 PipelineJob to publish or schedule. A config is checked
+    against the workspace as submit checks it (asset versions pinned) before anything is
+    created; a job YAML is sent as the SDK reads it."""
+    if is_job_yaml(config):
+        return v2_workspace(load_settings(env_file), ws_config), v2_job(config, env_file, params)
+    from azml.targets.azureml_v2.submit import checked_job
+
+    loaded = loaded_config(config, env_file, params)
+    print_warnings(loaded, sys.stderr)
+    return checked_job(loaded.plan, loaded.settings, experiment=experiment, ws_config=ws_config,
+                       purpose="Publishing or scheduling the pipeline (SDK v2)")
 
 
 def publish(config: ConfigRef, *, name: str, endpoint: str | None = None, target: str = "azureml-v1",
@@ -45,9 +61,8 @@ def publish(config: ConfigRef, *, name: str, endpoint: str | None = None, target
                           name=name, endpoint=endpoint, out=out)
     from azml.targets.azureml_v2.publish import publish as v2_publish
 
-    job = v2_job(config, env_file, params)
-    return v2_publish(v2_workspace(load_settings(env_file), ws_config), job, name=name,
-                      endpoint=endpoint, compute=compute)
+    workspace, job = _v2_checked_job(config, env_file, params, ws_config)
+    return v2_publish(workspace, job, name=name, endpoint=endpoint, compute=compute)
 
 
 def schedule(config: ConfigRef, *, name: str, cron: str | None = None, every: str | None = None,
@@ -71,9 +86,9 @@ def schedule(config: ConfigRef, *, name: str, cron: str | None = None, every: st
                            out=out)
     from azml.targets.azureml_v2.publish import schedule as v2_schedule
 
-    job = v2_job(config, env_file, params, experiment)
-    return v2_schedule(v2_workspace(load_settings(env_file), ws_config), job, name=name,
-                       cron=cron_spec, every=every_spec, experiment=experiment)
+    workspace, job = _v2_checked_job(config, env_file, params, ws_config, experiment)
+    return v2_schedule(workspace, job, name=name, cron=cron_spec, every=every_spec,
+                       experiment=experiment)
 
 
 def schedules(*, target: str = "azureml-v1", active_only: bool = True, env_file: str | None = None,

@@ -22,7 +22,7 @@ error_threshold            ``error_threshold``
 run_max_try                ``retry_settings.max_retries`` ("the number of maximum tries",
                            the SDK's docstring)
 run_invocation_timeout     ``retry_settings.timeout``
-logging_level              ``logging_level``
+logging_level              ``logging_level`` (DEBUG, INFO or WARNING only)
 process_count_per_node     ``max_concurrency_per_instance``
 node_count                 ``resources.instance_count``
 output_action append_row   ``task.append_row_to: ${{outputs.NAME}}``
@@ -76,7 +76,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from azml.plan import PlannedStep
 
 DEFAULT_APPEND_ROW_FILE_NAME = "parallel_run_step.txt"
-LOGGING_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: What a v2 parallel node takes (azure-ai-ml 1.35.2: ``LoggingLevel``, the enum of the parallel
+#: schemas' ``logging_level``, case as written). ERROR and CRITICAL, which v1 passes to its driver
+#: unchecked, fail when the SDK serializes the job.
+LOGGING_LEVELS = ("DEBUG", "INFO", "WARNING")
 _BATCH_SIZE = re.compile(r"^\d+([kKmMgG][bB])?$")
 
 
@@ -229,7 +232,8 @@ def parallel_problems(node: ParallelNode, partitioned: tuple[str, ...] | None = 
     if not _BATCH_SIZE.match(node.mini_batch_size):
         problems.append(SpecProblem(at, "mini_batch_size", "a number of files, or a size such as 10MB"))
     if node.logging_level not in LOGGING_LEVELS:
-        problems.append(SpecProblem(at, "logging_level", f"must be one of {LOGGING_LEVELS}"))
+        problems.append(SpecProblem(at, "logging_level", f"a v2 parallel job takes {', '.join(LOGGING_LEVELS)} "
+                                    f"(azure-ai-ml refuses {node.logging_level!r})"))
     if node.compute.cluster is None and not node.compute.instance_type:
         problems.append(SpecProblem(at, "compute.vm_size", "serverless compute needs a VM size "
                                     "(instance_type); set compute.vm_size or name a cluster"))

@@ -1,5 +1,9 @@
 """``submit_plan``: a plan to AzureML SDK v2, the counterpart of v1's ``submit_plan``.
 
+Steps 1-3 and the building of step 4 are :func:`checked_job`, which publish and schedule
+of a config (:mod:`azml.api`) use too: they send the same job as submit would, and stop
+on the same problems before anything is created.
+
 Order of work, so that nothing is sent before everything that can be checked is:
 
 1. the experiment name (the rule both SDKs share) and every v2 rule
@@ -59,19 +63,49 @@ def submit_plan(
     poll: float = POLL_SECONDS,
 ) -> V2Run:
     """Submit ``plan`` to ``experiment`` as a v2 pipeline job; with ``wait``, RunFailedError unless it completes."""
+    workspace, job = checked_job(plan, settings, experiment=experiment, purpose="Submitting to AzureML (SDK v2)",
+                                 workspace=workspace, ws_config=ws_config, auth=auth, tags=tags,
+                                 display_name=display_name)
+    run = submit_job(workspace, job, experiment, out=out or sys.stdout, poll=poll)
+    if wait:
+        run.raise_unless_completed(run.wait())
+    return run
+
+
+def checked_spec(plan: Plan, *, experiment: str, tags: Mapping[str, str] | None = None,
+                 display_name: str | None = None) -> PipelineSpec:
+    """The v2 spec of ``plan`` after every check that needs no service (ConfigError otherwise)."""
     check_experiment_name(experiment)
-    out = out or sys.stdout
     spec = plan_to_spec(plan, experiment=experiment, display_name=display_name, tags=tags)
     check_plan(plan, spec)
-    require_sdk("Submitting to AzureML (SDK v2)")
+    return spec
+
+
+def checked_job(
+    plan: Plan,
+    settings: Settings,
+    *,
+    experiment: str,
+    purpose: str,
+    workspace: Workspace | None = None,
+    ws_config: str | None = None,
+    auth: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    display_name: str | None = None,
+) -> tuple[Workspace, Any]:
+    """The workspace and the PipelineJob of ``plan``, checked offline and then against the
+    workspace (:func:`check_with_service`, assets pinned), before anything is created.
+
+    submit, publish and schedule all build their job here, so each sends the same job and
+    stops (ConfigError) on the same missing datastores, assets and VM sizes.
+    """
+    spec = checked_spec(plan, experiment=experiment, tags=tags, display_name=display_name)
+    require_sdk(purpose)
     workspace = workspace if workspace is not None else connect(settings, ws_config, auth)
     spec = check_with_service(workspace, plan, spec)
     from azml.targets.azureml_v2.build import build_pipeline_job
 
-    run = submit_job(workspace, build_pipeline_job(spec), experiment, out=out, poll=poll)
-    if wait:
-        run.raise_unless_completed(run.wait())
-    return run
+    return workspace, build_pipeline_job(spec)
 
 
 def check_with_service(workspace: Workspace, plan: Plan, spec: PipelineSpec) -> PipelineSpec:
@@ -131,11 +165,19 @@ def _asset_version(workspace: Workspace, source: DatasetInput | RegisteredModelI
 
 
 def _is_not_found(exc: BaseException | None) -> bool:
-    """A 404 anywhere in the chain (the SDK wraps it in a ValidationException for labels)."""
-    while exc is not None:
+    """A 404 anywhere in the chain of causes and contexts.
+
+    For a label, azure-ai-ml 1.35.2 turns the 404 into a ValidationException (``raise ...
+    from``, ``_get_latest_version_from_container``), which ``log_and_raise_error`` then
+    replaces with an MlException raised while handling it: the 404 is the cause of the
+    context, not a cause of the exception the caller sees.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
         if getattr(exc, "status_code", None) == 404 or "NotFound" in type(exc).__name__:
             return True
-        exc = exc.__cause__
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
     return False
 
 
@@ -207,7 +249,7 @@ def _datastore_exists(workspace: Workspace, name: str) -> bool:
     try:
         workspace.client.datastores.get(name)
     except Exception as exc:  # noqa: BLE001 -- the SDK raises many unrelated types
-        if getattr(exc, "status_code", None) == 404 or "NotFound" in type(exc).__name__:
+        if _is_not_found(exc):
             return False
         raise AzureServiceError(f"looking up datastore '{name}'", error_text(exc)) from None
     return True
