@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 #: The step script every generated pipeline runs (standard library only, so its
 #: start-up is that of a bare Python).

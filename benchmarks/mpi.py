@@ -15,8 +15,16 @@ from pathlib import Path
 from benchmarks.context import Context, Row
 from benchmarks.environment import REPO, python_has
 from benchmarks.generators import mpi_config
-from benchmarks.timing import (CaseError, Failed, Outcome, Pending, Runner, Unavailable, measure,
-                               run_command)
+from benchmarks.timing import (
+    CaseError,
+    Failed,
+    Outcome,
+    Pending,
+    Runner,
+    Unavailable,
+    measure,
+    run_command,
+)
 
 DEMO_DIR = REPO / "experiments" / "interpretation" / "dutchf3_patch"
 DEMO_SCRIPTS = ("generate_data.py", "prepare_data.py", "train.py")

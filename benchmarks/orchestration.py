@@ -7,15 +7,30 @@ or ``repro -f`` run must have executed every step, a nothing-changed run none.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from benchmarks.context import Context, Goal, Row
-from benchmarks.generators import (Pipeline, Workspace, chain, fan_out, trace_count, trace_env,
-                                   write_workspace)
 from benchmarks.environment import python_has
-from benchmarks.timing import (COMMAND_TIMEOUT, CaseError, Outcome, Pending, Runner,
-                               Unavailable, measure, run_command)
+from benchmarks.generators import (
+    Pipeline,
+    Workspace,
+    chain,
+    fan_out,
+    trace_count,
+    trace_env,
+    write_workspace,
+)
+from benchmarks.timing import (
+    COMMAND_TIMEOUT,
+    CaseError,
+    Outcome,
+    Pending,
+    Runner,
+    Unavailable,
+    measure,
+    run_command,
+)
 
 CHAIN_GOAL = Goal("≤ 1.5× the floor", "ratio_max", 1.5)
 NOOP_GOAL = Goal("< 0.5 s", "seconds_max", 0.5)

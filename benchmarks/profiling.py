@@ -9,8 +9,8 @@ Only the orchestrator is profiled, never the steps.
 from __future__ import annotations
 
 import pstats
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from benchmarks.context import Context, Row
 from benchmarks.generators import chain, fan_out

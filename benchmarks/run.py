@@ -20,26 +20,39 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bigdata import section_bigdata  # noqa: E402
-from benchmarks.context import Context, Row, calibrate  # noqa: E402
-from benchmarks.data import section_data  # noqa: E402
-from benchmarks.environment import (BENCH_DIR, REPO, azml_works, cpu_snapshot,  # noqa: E402
-                                    ensure_dvc, find_tools, interference, machine)
-from benchmarks.mpi import section_mpi  # noqa: E402
-from benchmarks.parallel import section_parallel  # noqa: E402
-from benchmarks.orchestration import (local_backend_pending, section_chain,  # noqa: E402
-                                      section_fanout, section_noop, warm_up)
-from benchmarks.profiling import profile_shortfalls  # noqa: E402
-from benchmarks.report import render  # noqa: E402
-from benchmarks.scale import section_scale  # noqa: E402
-from benchmarks.startup import section_startup  # noqa: E402
-from benchmarks.timing import Failed  # noqa: E402
+from benchmarks.bigdata import section_bigdata
+from benchmarks.context import Context, Row, calibrate
+from benchmarks.data import section_data
+from benchmarks.environment import (
+    BENCH_DIR,
+    REPO,
+    azml_works,
+    cpu_snapshot,
+    ensure_dvc,
+    find_tools,
+    interference,
+    machine,
+)
+from benchmarks.mpi import section_mpi
+from benchmarks.orchestration import (
+    local_backend_pending,
+    section_chain,
+    section_fanout,
+    section_noop,
+    warm_up,
+)
+from benchmarks.parallel import section_parallel
+from benchmarks.profiling import profile_shortfalls
+from benchmarks.report import render
+from benchmarks.scale import section_scale
+from benchmarks.startup import section_startup
+from benchmarks.timing import Failed
 
 SECTIONS = ("chain", "noop", "fanout", "startup", "mpi", "data", "bigdata", "parallel", "scale")
 NEEDS_DVC = {"chain", "noop", "fanout"}

@@ -12,9 +12,10 @@ import shlex
 import statistics
 import subprocess
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence, Union
+from typing import Union
 
 #: Longest any single timed command may take before the case is called failed.
 COMMAND_TIMEOUT = 120.0
