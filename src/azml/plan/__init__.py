@@ -32,6 +32,7 @@ from azml.plan.contract import (
     InputBinding,
     OutputBinding,
     Variable,
+    azureml_asset_uri,
     node_name,
 )
 from azml.plan.environment import EnvironmentSpec, Flavor
@@ -42,6 +43,6 @@ __all__ = [
     "ORDER_INPUT_PREFIX", "ORDER_OUTPUT",
     "Arg", "ComputeRequest", "Edge", "EnvironmentSpec", "Flavor", "InputArg", "InputBinding",
     "LiteralArg", "OutputArg", "OutputBinding", "ParameterArg", "Plan", "PlannedStep",
-    "Requirements", "Variable", "build_plan", "coerce_parameter", "node_name", "parse_argument",
+    "Requirements", "Variable", "azureml_asset_uri", "build_plan", "coerce_parameter", "node_name", "parse_argument",
     "parse_parameter_overrides", "read_requirements", "render_parameter",
 ]

@@ -56,6 +56,12 @@ EdgeKind = Literal["data", "order"]
 T = TypeVar("T")
 
 
+def azureml_asset_uri(name: str, version: int | str | None) -> str:
+    """A registered asset (data asset, model) as AzureML v2 names it: ``azureml:NAME:VERSION``,
+    or ``azureml:NAME@latest`` without a version."""
+    return f"azureml:{name}@latest" if version is None else f"azureml:{name}:{version}"
+
+
 @dataclass(frozen=True)
 class InputBinding:
     """One input of a step.
@@ -90,9 +96,7 @@ class InputBinding:
     @property
     def asset_uri(self) -> str:
         """A dataset input as AzureML v2 names the data asset: ``azureml:NAME:VERSION``."""
-        if self.version is None:
-            return f"azureml:{self.dataset}@latest"
-        return f"azureml:{self.dataset}:{self.version}"
+        return azureml_asset_uri(str(self.dataset), self.version)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind, "binding_name": self.binding_name,

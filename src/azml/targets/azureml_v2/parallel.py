@@ -59,6 +59,7 @@ from azml.targets.azureml_v2._sdk import require_sdk
 from azml.targets.azureml_v2.spec import (
     INPUT_MODES,
     SERVERLESS,
+    AssetInput,
     ComputeSpec,
     DatasetInput,
     DatastoreInput,
@@ -84,18 +85,8 @@ _BATCH_SIZE = re.compile(r"^\d+([kKmMgG][bB])?$")
 
 
 @dataclass(frozen=True)
-class RegisteredModelInput:
+class RegisteredModelInput(AssetInput):
     """A registered model: ``azureml:NAME:VERSION``, or the latest version when None."""
-
-    name: str
-    version: int | str | None = None
-    mode: str = "ro_mount"
-
-    @property
-    def uri(self) -> str:
-        if self.version is None:
-            return f"azureml:{self.name}@latest"
-        return f"azureml:{self.name}:{self.version}"
 
 
 ParallelInput = NodeInput | RegisteredModelInput

@@ -52,6 +52,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from azml.plan import azureml_asset_uri
+
 if TYPE_CHECKING:  # pragma: no cover -- parallel imports this module
     from azml.targets.azureml_v2.parallel import ParallelNode, RegisteredModelInput
 
@@ -99,9 +101,8 @@ class ParameterInput:
 
 
 @dataclass(frozen=True)
-class DatasetInput:
-    """A registered dataset (data asset): ``azureml:NAME:VERSION``, ``azureml:NAME@latest``
-    without a version (the plan's :attr:`~azml.plan.InputBinding.asset_uri`)."""
+class AssetInput:
+    """A registered asset the workspace holds, at ``version`` (its latest when None)."""
 
     name: str
     version: int | str | None = None
@@ -109,9 +110,13 @@ class DatasetInput:
 
     @property
     def uri(self) -> str:
-        if self.version is None:
-            return f"azureml:{self.name}@latest"
-        return f"azureml:{self.name}:{self.version}"
+        return azureml_asset_uri(self.name, self.version)
+
+
+@dataclass(frozen=True)
+class DatasetInput(AssetInput):
+    """A registered dataset (data asset): ``azureml:NAME:VERSION``, ``azureml:NAME@latest``
+    without a version (the plan's :attr:`~azml.plan.InputBinding.asset_uri`)."""
 
 
 NodeInput = DatastoreInput | NodeOutputInput | ParameterInput | DatasetInput
