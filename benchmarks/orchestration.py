@@ -13,6 +13,7 @@ from pathlib import Path
 from benchmarks.context import Context, Goal, Row
 from benchmarks.environment import python_has
 from benchmarks.generators import (
+    TRACE_VARIABLE,
     Pipeline,
     Workspace,
     chain,
@@ -40,7 +41,8 @@ FANOUT_WIDTH = 4
 
 def _argv(ctx: Context, tool: str, ws: Workspace, extra: Sequence[str]) -> list[str]:
     if tool == "azml":
-        return [*ctx.tools.azml, "run", ws.config.name, *extra]
+        # steps get a clean environment, as on AzureML: the trace variable is let through
+        return [*ctx.tools.azml, "run", ws.config.name, "--pass-env", TRACE_VARIABLE, *extra]
     if tool == "dvc":
         assert ctx.tools.dvc is not None
         return [ctx.tools.dvc, "repro", *extra]

@@ -116,7 +116,8 @@ def _run_talking_step(ctx: Context) -> tuple[float, float]:
     (root / "src").mkdir(parents=True)
     (root / "src" / "talk.py").write_text(TALK)
     config = {"talk": {"type": "MpiStep", "name": "talk", "script": "talk.py",
-                       "source_directory": "src", "processes_per_node": RANKS, "inputs": {},
+                       "source_directory": "src", "node_count": RANKS, "processes_per_node": 1,
+                       "inputs": {},
                        "arguments": [str(LOG_BYTES // RANKS)]}}
     (root / "pipeline_config.json").write_text(json.dumps(config))
     argv = [*ctx.tools.azml, "run", "pipeline_config.json", "--no-reuse"]

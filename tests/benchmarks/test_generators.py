@@ -77,3 +77,20 @@ def test_parallel_floor_batches_independent_steps(tmp_path: Path) -> None:
                    env={**os.environ, **g.trace_env(ws)})
     assert sorted(ws.trace.read_text().split()) == ["join", "w1", "w2", "w3", "w4"]
     assert (tmp_path / "out" / "join" / "value.txt").read_text() == "5"
+
+
+def test_the_harness_azml_command_records_every_step(tmp_path: Path) -> None:
+    """Steps get a clean environment: the harness's azml command must let the trace variable
+    through, or every timed azml case fails its step count."""
+    from types import SimpleNamespace
+
+    from benchmarks.environment import find_tools
+    from benchmarks.orchestration import _argv
+
+    ws = g.write_workspace(g.chain(2), tmp_path / "ws", sys.executable)
+    ctx = SimpleNamespace(tools=find_tools())
+    env = {**os.environ, "AZML_HOME": str(tmp_path / "home"), "AZML_TRACKING": "off", **g.trace_env(ws)}
+    proc = subprocess.run(_argv(ctx, "azml", ws, ["--no-reuse"]), cwd=ws.root, env=env,  # type: ignore[arg-type]
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert g.trace_count(ws) == 2

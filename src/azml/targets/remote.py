@@ -1,14 +1,15 @@
 """What the two AzureML targets show the same way (standard library only).
 
 The v1 and v2 targets stay independent of each other; what they print alike lives
-here: the ``curl`` request for a published endpoint and the log tail that
-``azml logs --follow`` prints as logs grow.
+here: the ``curl`` request for a published endpoint, the log tail that
+``azml logs --follow`` prints as logs grow, and following a run to its end.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, TextIO
 
 
@@ -46,3 +47,22 @@ class LogTail:
         self.out.write(text[done:])
         self.out.flush()
         self._printed[key] = len(text)
+
+
+def follow(poll_status: Callable[[], str], final: Collection[str], label: str, out: TextIO, *,
+           poll: float, timeout: float | None = None,
+           clock: Callable[[], float] = time.monotonic,
+           sleep: Callable[[float], None] = time.sleep) -> str:
+    """Call ``poll_status`` every ``poll`` seconds until it returns a state in ``final`` (or
+    ``timeout`` seconds have passed), printing ``label: STATUS`` each time it changes; returns
+    the last status."""
+    deadline = None if timeout is None else clock() + timeout
+    last = ""
+    while True:
+        status = poll_status()
+        if status != last:
+            print(f"{label}: {status}", file=out, flush=True)
+            last = status
+        if status in final or (deadline is not None and clock() >= deadline):
+            return status
+        sleep(poll)

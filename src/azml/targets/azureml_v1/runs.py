@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from azml.errors import AzmlError, AzureServiceError, RunNotFoundError
 from azml.settings import Settings
 from azml.targets.azureml_v1._sdk import error_text, quiet_stdout, require_sdk
+from azml.targets.remote import follow
 
 #: Final states as the pipelines service (Finished, PartiallyExecuted, Bypassed) and run
 #: history (Completed) name them (azureml.pipeline.core: TaskStatus and
@@ -64,17 +65,12 @@ class AzureRun:
 
     def wait(self, timeout: float | None = None) -> str:
         """Follow the run until a final state (or ``timeout`` seconds); returns the last status."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last = ""
-        while True:
+        def poll_status() -> str:
             self.refresh_steps()
-            status = self.status
-            if status != last:
-                print(f"pipeline run {self.run_id}: {status}", file=self._out, flush=True)
-                last = status
-            if status in FINAL_STATES or (deadline is not None and time.monotonic() >= deadline):
-                return status
-            time.sleep(self._poll)
+            return self.status
+
+        return follow(poll_status, FINAL_STATES, f"pipeline run {self.run_id}", self._out,
+                      poll=self._poll, timeout=timeout)
 
     def failed_steps(self) -> list[str]:
         """Names of step runs that ended Failed, Canceled or NotResponding."""

@@ -33,6 +33,7 @@ from typing import Any, TextIO
 from azml.errors import AzureServiceError, RunFailedError, RunNotFoundError
 from azml.targets.azureml_v2._sdk import error_text, require_sdk
 from azml.targets.azureml_v2.workspace import Workspace
+from azml.targets.remote import follow
 
 #: JobStatus values after which nothing changes (REST spec JobStatus; SDK JobStatus).
 FINAL_STATES = frozenset({"Completed", "Failed", "Canceled", "NotResponding"})
@@ -93,17 +94,12 @@ class V2Run:
 
     def wait(self, timeout: float | None = None, clock: Callable[[], float] = time.monotonic) -> str:
         """Follow the job to a final state (or ``timeout`` seconds); returns the last status."""
-        deadline = None if timeout is None else clock() + timeout
-        last = ""
-        while True:
+        def poll_status() -> str:
             self.refresh_children()
-            status = self.status
-            if status != last:
-                print(f"pipeline job {self.name}: {status}", file=self.out, flush=True)
-                last = status
-            if status in FINAL_STATES or (deadline is not None and clock() >= deadline):
-                return status
-            time.sleep(self.poll)
+            return self.status
+
+        return follow(poll_status, FINAL_STATES, f"pipeline job {self.name}", self.out,
+                      poll=self.poll, timeout=timeout, clock=clock)
 
     def failed_steps(self) -> list[str]:
         return sorted((child.properties or {}).get("azureml.nodeid") or child.name
