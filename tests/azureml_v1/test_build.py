@@ -88,7 +88,7 @@ TRAIN_PIP = [
     "numpy>=1.24",
     "pyyaml",
     'importlib-metadata>=6; python_version < "3.10"',
-    "azureml-defaults",
+    "azureml-defaults>=1.57",
 ]
 
 
@@ -154,7 +154,7 @@ def test_describe_plan_text_json_and_no_secret(monkeypatch: pytest.MonkeyPatch) 
                                          "container": "data", "path": "labels", "mode": "mount"}
     assert train["inputs"]["a"]["pipeline_data"] == "part_a"
     assert train["environment"]["pip"] == TRAIN_PIP
-    assert train["environment"]["added_by_azml"] == ["azureml-defaults"]
+    assert train["environment"]["added_by_azml"] == ["azureml-defaults>=1.57"]
     assert "--extra-index-url https://mirror.example.invalid/simple" in text
     assert [e["kind"] for e in data["edges"]] == ["data", "data"]
 

@@ -54,7 +54,7 @@ def test_original_defaults_datastore_input_and_output(parts: dict[str, Any]) -> 
 
     from azml.targets.azureml_v1.parallel import build_parallel_run_step, datastore_file_input
 
-    parts["env"].python.conda_dependencies.add_pip_package("azureml-defaults")  # as the plan adds
+    parts["env"].python.conda_dependencies.add_pip_package("azureml-defaults>=1.57")  # as the plan adds
     images = datastore_file_input(parts["datastore"], "images/", "images")
     scores = PipelineData("scores", datastore=parts["datastore"], is_directory=True)
     with warnings.catch_warnings():

@@ -25,10 +25,14 @@ DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04"
 
 #: Packages each target adds to the pip list. AzureML v1 runs every script
 #: through its context managers (run history, project path on sys.path), which
-#: need azureml-core: the SDK's own default environment lists azureml-defaults.
-#: v2 command jobs need nothing in the image.
+#: need azureml-core: the SDK's own default environment lists azureml-defaults
+#: (``CondaDependencies.create`` pins it to ``~=`` the client's SDK version). The
+#: lower bound is the oldest SDK azml supports: pip takes the newest release either
+#: way, but uv, given a bare ``azureml-defaults`` beside pinned torch and numpy,
+#: backtracked to 1.0.85.1 (an sdist that no longer builds) and the demo's
+#: environment failed on a fresh machine.
 ADDED_PACKAGES: dict[Flavor, tuple[str, ...]] = {
-    "azureml_v1": ("azureml-defaults",),
+    "azureml_v1": ("azureml-defaults>=1.57",),
     "azureml_v2": (),
 }
 #: What a ParallelRunStep (v1) / parallel job (v2) adds. AzureML's batch driver runs
