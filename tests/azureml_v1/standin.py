@@ -249,6 +249,8 @@ _DATA_TYPES = ("AnyFile", "AzureBlobReference", "AzureDataLakeReference", "Azure
                "AzureDataLakeGen2Reference", "AzureMLDataset", "AzureMySqlDatabaseReference",
                "DBFSReference", "AnyDirectory")
 TERMINAL = ("Completed", "Failed", "Canceled")
+#: the log folders run history itself lists in a run's details (``logFiles``)
+RH_LOG_PREFIXES = ("azureml-logs/", "logs/")
 
 
 def _new_id() -> str:
@@ -544,15 +546,19 @@ def install_routes(svc: StandIn) -> StandIn:
 
     @svc.route("GET", _WS + r"/(?:experiments|experimentids)/(?P<exp>[^/]+)/runs/(?P<rid>[^/]+)/details")
     def run_details(call: Call, exp: str, rid: str, **_: str) -> tuple[int, Any]:
-        # Run history no longer proxies logs: the SDK backfills them from the artifacts service.
+        # Run history no longer proxies the common runtime's logs (user_logs/, system_logs/): the
+        # SDK backfills them from the artifacts service. It still lists the run's azureml-logs/
+        # and logs/ files (a ParallelRunStep's driver writes under logs/), each with its URL.
         run = st["runs"].get(rid)
         if run is None:
             return 404, {"error": {"code": "UserError", "message": f"Run {rid} not found"}}
         advance(svc, rid)
         svc.observe(run)
+        listed = {name: f"{svc.base_url}/artifact-blobs/{rid}/{name}"
+                  for name in sorted(svc.logs.get(rid, {})) if name.startswith(RH_LOG_PREFIXES)}
         return 200, {"runId": rid, "status": run["status"], "target": run["target"],
                      "startTimeUtc": run.get("startTimeUtc"), "endTimeUtc": run.get("endTimeUtc"),
-                     "properties": run["properties"], "logFiles": {}, "warnings": []}
+                     "properties": run["properties"], "logFiles": listed, "warnings": []}
 
     @svc.route("GET", r"/artifact/v2\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
                r"Microsoft\.MachineLearningServices/workspaces/[^/]+/artifacts/prefix/contentinfo/"

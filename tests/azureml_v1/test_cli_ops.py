@@ -68,6 +68,24 @@ def test_status_and_follow(cli: Any, standin: StandIn, standin_settings: Any, wo
     assert {s["name"] for s in as_json["steps"]} == {"prepare a", "prepare b", "train"}
 
 
+def test_logs_of_a_parallel_step_end_with_what_failed(cli: Any, standin: StandIn, workspace: Any,
+                                                     stub_blob_upload: list[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_operate import PRS_LOGS, SHOWN, expected, submit_parallel
+
+    run = submit_parallel(standin, workspace, monkeypatch)
+    score = run.steps["score items"]
+    standin.logs[score] = dict(PRS_LOGS)
+    logs = cli("logs", run.run_id, "--step", "score items")
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout == expected("score items", score, SHOWN)
+    every = cli("logs", run.run_id, "--step", "score items", "--all")
+    assert every.returncode == 0, every.stderr
+    assert every.stdout.startswith(logs.stdout)
+    assert every.stdout.endswith(expected("score items", score, ["logs/sys/master_role.txt"]))
+    assert "): logs/user/stdout/10.0.0.4/process000.stdout.txt <==\nscoring item_03.txt\n" in every.stdout
+
+
 def test_unknown_run_is_3_and_a_refused_request_is_4(cli: Any, standin: StandIn) -> None:
     unknown = cli("status", "0b6d2a5e-0000-4000-8000-000000000000")
     assert unknown.returncode == 3

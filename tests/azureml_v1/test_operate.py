@@ -20,7 +20,21 @@ from standin import StandIn
 from tests.azurite.server import ACCOUNT, KEY, Azurite, running
 
 FANIN = FIXTURES / "azure" / "fanin"
+PARALLEL = FIXTURES / "local" / "parallel"
 STEPS = ("prepare a", "prepare b", "train")
+#: what a failed ParallelRunStep's driver leaves under logs/ ("Troubleshooting the ParallelRunStep")
+PRS_LOGS = {
+    "user_logs/std_log.txt": "SystemExit: 42\n",
+    "logs/job_error.txt": "process000 item_03.txt: ValueError: not a number\n",
+    "logs/job_result.txt": "Job failed: 1 item failed, more than error_threshold 0. See logs/job_error.txt\n",
+    "logs/job_progress_overview.2024010100.txt": "day 1: 3 mini batches scheduled\n",
+    "logs/job_progress_overview.2024010200.txt": "day 2: 3 of 3 mini batches processed\n",
+    "logs/user/stdout/10.0.0.4/process000.stdout.txt": "scoring item_03.txt\n",
+    "logs/sys/master_role.txt": "orchestrator started\n",
+    "system_logs/lifecycler/execution-wrapper.txt": "wrapper\n",
+}
+SHOWN = ["user_logs/std_log.txt", "logs/job_error.txt", "logs/job_result.txt",
+         "logs/job_progress_overview.2024010200.txt"]
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +53,28 @@ def submit(standin_settings: Any, workspace: Any, monkeypatch: pytest.MonkeyPatc
     run = api.submit(FANIN / "pipeline_config.json", workspace=workspace, out=io.StringIO())
     assert set(run.steps) == set(STEPS)
     return run
+
+
+def submit_parallel(standin: StandIn, workspace: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The local parallel fixture submitted: step2 ("score items") is a ParallelRunStep."""
+    from standin import compute_dto
+
+    from azml import api
+
+    standin.state["computes"]["cpu-cluster"] = compute_dto("cpu-cluster")
+    monkeypatch.chdir(PARALLEL)
+    monkeypatch.delenv("AML_COMPUTE_CLUSTER_NAME", raising=False)
+    for key, value in {"BLOB_ACCOUNT_NAME": "acct", "BLOB_CONTAINER_NAME": "data",
+                       "BLOB_ACCOUNT_KEY": "a2V5"}.items():
+        monkeypatch.setenv(key, value)
+    run = api.submit(PARALLEL / "pipeline_config.json", workspace=workspace, out=io.StringIO())
+    assert set(run.steps) == {"split numbers", "score items"}
+    return run
+
+
+def expected(label: str, run_id: str, names: list[str]) -> str:
+    """``azml logs`` output for ``names`` of one step run: each headed, a blank line between."""
+    return "\n".join(f"==> {label} ({run_id}): {n} <==\n{PRS_LOGS[n]}" for n in names)
 
 
 def step_runs(standin: StandIn, run_id: str) -> dict[str, dict[str, Any]]:
@@ -91,6 +127,77 @@ def test_logs_of_one_step_and_unknown_step(standin: StandIn, standin_settings: A
     assert out.getvalue() == f"==> train ({train}): user_logs/std_log_process_0.txt <==\nrank 0 epoch 1\n"
     with pytest.raises(StepNotFoundError, match="trian"):
         stream_logs(standin_settings, run.run_id, step="trian", out=out, workspace=workspace)
+
+
+def test_a_parallel_step_shows_its_error_summary_result_and_progress(
+        standin: StandIn, standin_settings: Any, workspace: Any, stub_blob_upload: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver's log, then what its logs/ folder says failed; workers' own logs with --all."""
+    from azml.targets.azureml_v1.operate import stream_logs
+
+    run = submit_parallel(standin, workspace, monkeypatch)
+    finish(standin, run.run_id, "Failed")
+    score = run.steps["score items"]
+    standin.logs[score] = dict(PRS_LOGS)
+    out = io.StringIO()
+    shown = stream_logs(standin_settings, run.run_id, step="score items", out=out, workspace=workspace)
+    assert shown == SHOWN
+    assert out.getvalue() == expected("score items", score, SHOWN)
+    fetched = [c.path.split(f"/artifact-blobs/{score}/", 1)[1]
+               for c in standin.calls_to("GET", f"/artifact-blobs/{score}/")]
+    assert fetched == SHOWN  # each file the SDK's details listed is fetched only when shown
+
+    every = stream_logs(standin_settings, run.run_id, step="score items", all_logs=True,
+                        out=io.StringIO(), workspace=workspace)
+    assert every == [*SHOWN, "logs/user/stdout/10.0.0.4/process000.stdout.txt",
+                     "logs/job_progress_overview.2024010100.txt", "logs/sys/master_role.txt"]
+
+
+def test_a_step_that_is_not_parallel_shows_its_own_log_only(
+        standin: StandIn, standin_settings: Any, workspace: Any, stub_blob_upload: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from azml.targets.azureml_v1.operate import stream_logs
+
+    run = submit(standin_settings, workspace, monkeypatch)
+    finish(standin, run.run_id)
+    train = run.steps["train"]
+    standin.logs[train] = {"user_logs/std_log.txt": "epoch 1\n", "logs/azureml/9_azureml.log": "sdk\n",
+                           "logs/metrics.txt": "loss 0.1\n", "azureml-logs/70_driver_log.txt": "old\n"}
+    for everything in (False, True):
+        out = io.StringIO()
+        shown = stream_logs(standin_settings, run.run_id, step="train", all_logs=everything, out=out,
+                            workspace=workspace)
+        assert shown == ["user_logs/std_log.txt"]
+        assert out.getvalue() == f"==> train ({train}): user_logs/std_log.txt <==\nepoch 1\n"
+
+
+def test_following_a_parallel_step_tails_each_of_its_logs(
+        standin: StandIn, standin_settings: Any, workspace: Any, stub_blob_upload: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like ``tail -f`` on several files: a log's header again when the output returns to it."""
+    from azml.targets.azureml_v1.operate import stream_logs
+
+    run = submit_parallel(standin, workspace, monkeypatch)
+    score = run.steps["score items"]
+    driver, overview, result = ("user_logs/std_log.txt", "logs/job_progress_overview.txt",
+                                "logs/job_result.txt")
+    standin.stages[score] = [
+        {"status": "Running", "logs": {driver: "started\n"}},
+        {"status": "Running", "logs": {overview: "0 of 3 processed\n"}},
+        {"status": "Running", "logs": {driver: "started\nstill running\n",
+                                       overview: "0 of 3 processed\n3 of 3 processed\n"}},
+        {"status": "Completed", "logs": {result: "Job succeeded\n"}},
+    ]
+    out, sleeps = io.StringIO(), []
+    shown = stream_logs(standin_settings, run.run_id, step="score items", follow=True, out=out,
+                        workspace=workspace, poll=2.0, sleep=sleeps.append)
+    assert shown == [driver, overview, result]
+    head = f"==> score items ({score}): "
+    assert out.getvalue() == (
+        f"{head}{driver} <==\nstarted\n\n{head}{overview} <==\n0 of 3 processed\n"
+        f"\n{head}{driver} <==\nstill running\n\n{head}{overview} <==\n3 of 3 processed\n"
+        f"\n{head}{result} <==\nJob succeeded\n")
+    assert sleeps == [2.0, 2.0, 2.0] and standin.stages[score] == []
 
 
 def test_follow_prints_new_lines_until_the_step_ends(standin: StandIn, standin_settings: Any,

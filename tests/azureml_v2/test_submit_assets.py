@@ -89,6 +89,50 @@ def test_the_demo_submits_its_parallel_step_as_a_parallel_node(demo: Path, stand
     assert {s["name"] for s in status["steps"]} == set(jobs)  # the parallel node is a child job too
 
 
+#: what a failed parallel job's driver leaves under logs/ (v2 "How to use parallel job in pipeline",
+#: "Troubleshoot batch endpoints"), and a worker's own output
+PARALLEL_LOGS = {
+    "user_logs/std_log.txt": "SystemExit: 42\n",
+    "logs/job_error.txt": "process001 section_7.npy: ValueError: empty section\n",
+    "logs/job_result.txt": "Job failed: 1 item failed, more than error_threshold 0. See logs/job_error.txt\n",
+    "logs/job_progress_overview.txt": "2 of 2 mini batches processed\n",
+    "logs/readme.txt": "the layout of logs\n",
+    "logs/user/stdout/10.0.0.5/process001.stdout.txt": "scoring section_7.npy\n",
+    "system_logs/lifecycler/execution-wrapper.txt": "wrapper\n",
+}
+
+
+def test_logs_of_the_parallel_step_end_with_what_failed(demo: Path, standin: StandIn,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    standin.add_compute("cpu-cluster", "STANDARD_D2_V2")
+    assert main(["submit", "configs/pipeline_config.json", "--target", "azureml-v2"]) == 0
+    (put,) = standin.calls_to("PUT", "/jobs/")
+    name = put.path.rsplit("/", 1)[-1]
+    standin.finish(name, "Failed")
+    score, train = (standin.child(name, node)["runId"] for node in ("score", "train"))
+    for log, text in PARALLEL_LOGS.items():
+        standin.write_log(score, log, text)
+    standin.write_log(train, "user_logs/std_log.txt", "epoch 1\n")
+    standin.write_log(train, "logs/azureml/executionlogs.txt", "not a parallel job's\n")
+    capsys.readouterr()
+
+    shown = ["user_logs/std_log.txt", "logs/job_error.txt", "logs/job_result.txt",
+             "logs/job_progress_overview.txt"]
+    assert main(["logs", name, "--step", "score", "--target", "azureml-v2"]) == 0
+    assert capsys.readouterr().out == "\n".join(f"==> {score}: {log} <==\n{PARALLEL_LOGS[log]}"
+                                                for log in shown)
+    fetched = [c.path.rsplit(f"/dcid.{score}/", 1)[1]
+               for c in standin.calls_to("GET", f"/ExperimentRun/dcid.{score}/")]
+    assert fetched == shown  # listed by run history's details; fetched only to be shown
+
+    assert main(["logs", name, "--step", "score", "--target", "azureml-v2", "--all"]) == 0
+    every = capsys.readouterr().out
+    assert every.endswith(f"==> {score}: logs/user/stdout/10.0.0.5/process001.stdout.txt <==\n"
+                          f"scoring section_7.npy\n\n==> {score}: logs/readme.txt <==\nthe layout of logs\n")
+    assert main(["logs", name, "--step", "train", "--target", "azureml-v2", "--all"]) == 0
+    assert capsys.readouterr().out == f"==> {train}: user_logs/std_log.txt <==\nepoch 1\n"
+
+
 def test_datasets_are_pinned_to_the_version_the_workspace_holds(taxi: Path, standin: StandIn) -> None:
     doc = json.loads((taxi / "pipeline_config.json").read_text())
     del doc["cleanse_green"]["inputs"]["raw_data"]["version"]  # the latest green_taxi

@@ -74,9 +74,30 @@ def test_error_threshold_exceeded_fails_the_step_with_the_reason(proj: Project) 
               mini_batch_size=1, run_max_try=1, error_threshold=2)
     done = proj.cli("run", "pipeline_config.json", timeout=300)
     assert done.returncode == 1
-    step2 = {s["id"]: s for s in last_run(proj)["steps"]}["step2"]
+    run = last_run(proj)
+    step2 = {s["id"]: s for s in run["steps"]}["step2"]
     assert step2["status"] == "Failed"
     assert "3 item(s) failed, more than error_threshold 2" in step2["reason"]
+
+    # `azml logs` shows the driver's log, then its logs/ folder's files as on AzureML
+    logs = proj.cli("logs", run["run_id"], "--step", "step2")
+    assert logs.returncode == 0, logs.stderr
+    driver, _, rest = logs.stdout.partition("\n\n==> ")
+    assert "ParallelRunStep failed" in driver
+    parts = [part.partition(" <==\n") for part in ("==> " + rest).split("\n\n==> ")]
+    names = [name.removeprefix("==> ") for name, _, _ in parts]
+    tracebacks = [n for n in names if n.startswith("logs/user/error/0/process")]
+    # the driver writes a progress overview every 2 s: this short job may end before one
+    overview = [n for n in names if n == "logs/job_progress_overview.txt"]
+    assert tracebacks and names == ["logs/user/error.txt", *tracebacks, "logs/job_result.txt", *overview]
+    texts = {name.removeprefix("==> "): text for name, _, text in parts}
+    assert texts["logs/user/error.txt"].count("(details: ") == 3  # one line per failed mini-batch
+    assert "ValueError" in "".join(texts[n] for n in tracebacks)
+    assert "3 item(s) failed" in texts["logs/job_result.txt"]
+    assert "user/stdout" not in logs.stdout
+    every = proj.cli("logs", run["run_id"], "--step", "step2", "--all")
+    assert every.stdout.startswith(logs.stdout) and "\n==> logs/user/stdout/0/process000.stdout.txt <==\n" \
+        in every.stdout
 
 
 def test_a_failed_mini_batch_is_retried_up_to_run_max_try(proj: Project, tmp_path: Path) -> None:

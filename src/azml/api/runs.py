@@ -56,6 +56,7 @@ def logs(
     step: str | None = None,
     follow: bool = False,
     tail: int | None = None,
+    all_logs: bool = False,
     env_file: str | None = None,
     out: TextIO | None = None,
     target: str | None = None,
@@ -65,23 +66,25 @@ def logs(
     """Write a run's logs (one step's, or all; the last ``tail`` lines of each) to ``out``:
     local ids first, then AzureML (``interval``: seconds between polls with ``follow``).
 
-    Streams: memory does not depend on the logs' size.
+    A parallel step's log is followed by its batch driver's error summary, result and
+    progress (with ``all_logs``, every file of its ``logs/`` folder). Streams: memory
+    does not depend on the logs' size.
     """
     from azml.targets.local import stream_logs
 
     if target is not None:
-        azure_logs(run_id, step=step, follow=follow, env_file=env_file, out=out, target=target,
-                   ws_config=ws_config, interval=interval)
+        azure_logs(run_id, step=step, follow=follow, all_logs=all_logs, env_file=env_file, out=out,
+                   target=target, ws_config=ws_config, interval=interval)
         return
     try:
         stream_logs(load_settings(env_file), run_id, step=step, follow=follow, tail=tail,
-                    out=out or sys.stdout)
+                    all_logs=all_logs, out=out or sys.stdout)
     except RunNotFoundError:
         if run_id.startswith(LOCAL_PREFIX):
             raise
         with no_local_run(run_id):
-            azure_logs(run_id, step=step, follow=follow, env_file=env_file, out=out, target=target,
-                       ws_config=ws_config, interval=interval)
+            azure_logs(run_id, step=step, follow=follow, all_logs=all_logs, env_file=env_file,
+                       out=out, target=target, ws_config=ws_config, interval=interval)
 
 
 def repair_store(*, env_file: str | None = None) -> str:
@@ -141,21 +144,23 @@ def azure_status(run_id: str, *, env_file: str | None = None, target: str | None
 
 
 def azure_logs(run_id: str, *, step: str | None = None, follow: bool = False,
-               env_file: str | None = None, out: TextIO | None = None, target: str | None = None,
-               ws_config: str | None = None, interval: float | None = None) -> list[str]:
-    """Print the step's log (``user_logs/std_log*``) of an AzureML run; ``follow`` polls to its end."""
+               all_logs: bool = False, env_file: str | None = None, out: TextIO | None = None,
+               target: str | None = None, ws_config: str | None = None,
+               interval: float | None = None) -> list[str]:
+    """Print the step's log (``user_logs/std_log*``) of an AzureML run, and a parallel step's
+    batch driver logs (``logs/...``); ``follow`` polls to its end."""
     settings = load_settings(env_file)
     if azure_target(run_id, target) == "azureml_v1":
         from azml.targets.azureml_v1.operate import stream_logs as v1_logs
         from azml.targets.azureml_v1.runs import POLL_SECONDS as V1_POLL
 
-        return v1_logs(settings, run_id, step=step, follow=follow, out=out, ws_config=ws_config,
-                       poll=V1_POLL if interval is None else interval)
+        return v1_logs(settings, run_id, step=step, follow=follow, all_logs=all_logs, out=out,
+                       ws_config=ws_config, poll=V1_POLL if interval is None else interval)
     from azml.targets.azureml_v2.jobs import POLL_SECONDS as V2_POLL
     from azml.targets.azureml_v2.operate import stream_logs as v2_logs
 
-    return v2_logs(v2_workspace(settings, ws_config), run_id, step=step, follow=follow, out=out,
-                   poll=V2_POLL if interval is None else interval)
+    return v2_logs(v2_workspace(settings, ws_config), run_id, step=step, follow=follow,
+                   all_logs=all_logs, out=out, poll=V2_POLL if interval is None else interval)
 
 
 def download(run_id: str, dest: str, *, step: str | None = None, output: str | None = None,

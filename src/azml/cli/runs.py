@@ -23,6 +23,9 @@ def add_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--step", metavar="NAME_OR_ID", help="one step's log (step id, name or step run id)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
     p.add_argument("--tail", type=natural, metavar="N", help="only the last N lines of each log")
+    p.add_argument("--all", dest="all_logs", action="store_true",
+                   help="a parallel step: every file of its logs/ folder (each worker's output, "
+                   "the system logs), not only the error summary, result and progress")
     p.add_argument("--interval", type=float, metavar="SECONDS",
                    help="AzureML: seconds between polls with --follow (default 5 for v1, 10 for v2)")
     azure_options(p)
@@ -73,8 +76,9 @@ def _status(args: argparse.Namespace) -> int:
 def _logs(args: argparse.Namespace) -> int:
     from azml import api
 
-    api.logs(args.run_id, step=args.step, follow=args.follow, tail=args.tail, env_file=args.env_file,
-             target=args.target, ws_config=args.ws_config, interval=args.interval)
+    api.logs(args.run_id, step=args.step, follow=args.follow, tail=args.tail, all_logs=args.all_logs,
+             env_file=args.env_file, target=args.target, ws_config=args.ws_config,
+             interval=args.interval)
     return 0
 
 

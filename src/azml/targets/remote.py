@@ -27,25 +27,35 @@ def curl_request(url: str, body: Mapping[str, Any], audience: str) -> str:
 class LogTail:
     """Prints each log once from the start and then only what was added since.
 
-    ``shown`` lists the log names printed, in the order they first appeared.
+    Like ``tail -f`` on several files, a log's header comes again whenever the output
+    switches to it from another log, after a blank line, so that every part can be told
+    apart while several logs grow at once. ``shown`` lists the log names printed, in the
+    order they first appeared.
     """
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.shown: list[str] = []
         self._printed: dict[str, int] = {}
+        self._last: str | None = None
+        self._line_open = False
 
     def show(self, key: str, name: str, header: str, text: str) -> None:
         """Print what ``text`` (log ``name``, identified by ``key``) gained since last time;
-        ``header`` goes before its first part."""
+        ``header`` goes before each part that follows another log's."""
         done = self._printed.get(key, 0)
         if not name or len(text) <= done:
             return
         if key not in self._printed:
-            print(header, file=self.out)
             self.shown.append(name)
-        self.out.write(text[done:])
+        if key != self._last:
+            gap = ("\n" if self._line_open else "") + ("\n" if self._last is not None else "")
+            self.out.write(gap + header + "\n")
+            self._last = key
+        part = text[done:]
+        self.out.write(part)
         self.out.flush()
+        self._line_open = not part.endswith("\n")
         self._printed[key] = len(text)
 
 

@@ -10,8 +10,10 @@ What each reads, as azureml-core / azureml-pipeline-core 1.6x fetch it:
 * logs: a step run's log files (``Run.get_details``: run history details, backfilled
   from the artifacts service's ``user_logs/`` and ``system_logs/``); the step's own
   output is ``user_logs/std_log.txt`` (``std_log_process_0.txt`` and so on for MPI
-  ranks). ``follow`` polls, as ``Run.wait_for_completion(show_output=True)`` does,
-  printing only what is new, until the step run ends.
+  ranks). A ParallelRunStep's is its batch driver's; the driver's own files under
+  ``logs/`` (error summary, result, progress) follow it. ``follow`` polls, as
+  ``Run.wait_for_completion(show_output=True)`` does, printing only what is new,
+  until the step run ends.
 * download: the step's outputs (``StepRun.get_outputs``: the pipelines service's
   ``POST PipelineRuns/<id>/Outputs``; each a PortDataReference naming a datastore
   and a path on it), fetched from blob storage with azml's own client
@@ -31,6 +33,7 @@ from azml.errors import AzureServiceError, RunNotFoundError, StepNotFoundError, 
 from azml.settings import Settings
 from azml.targets.azureml_v1._sdk import error_text, quiet_stdout, require_sdk
 from azml.targets.azureml_v1.runs import FINAL_STATES, POLL_SECONDS, _get_run, _portal_url
+from azml.targets.parallel_logs import parallel_logs
 from azml.targets.remote import LogTail
 
 REUSED_RUN = "azureml.reusedrunid"
@@ -124,12 +127,15 @@ def pick_steps(settings: Settings, run_id: str, step: str | None, workspace: Any
 
 
 def stream_logs(settings: Settings, run_id: str, *, step: str | None = None, follow: bool = False,
-                out: TextIO | None = None, ws_config: str | None = None, workspace: Any = None,
-                poll: float = POLL_SECONDS, sleep: Callable[[float], None] = time.sleep) -> list[str]:
+                all_logs: bool = False, out: TextIO | None = None, ws_config: str | None = None,
+                workspace: Any = None, poll: float = POLL_SECONDS,
+                sleep: Callable[[float], None] = time.sleep) -> list[str]:
     """Print each chosen step run's log (``user_logs/std_log.txt``); returns the names printed.
 
-    With ``follow``, keep polling and print what is new until every chosen step run
-    (and, without ``step``, the pipeline run) has ended.
+    A ParallelRunStep's log is its batch driver's: after it come the driver's files that
+    say what failed and how the job ended (:func:`parallel_logs`; with ``all_logs``, every
+    file of its ``logs/`` folder). With ``follow``, keep polling and print what is new
+    until every chosen step run (and, without ``step``, the pipeline run) has ended.
     """
     out = out or sys.stdout
     ws = connect_workspace(settings, ws_config, workspace)
@@ -138,9 +144,11 @@ def stream_logs(settings: Settings, run_id: str, *, step: str | None = None, fol
         steps = pick_steps(settings, run_id, step, ws)
         ended = True
         for step_run in steps:
-            status, name, text = _read_log(step_run)
+            status, logs = _read_logs(step_run, all_logs)
             label = _dto(step_run).get("display_name") or step_run.id
-            tail.show(f"{step_run.id}/{name}", name, f"==> {label} ({step_run.id}): {name} <==", text)
+            for name, text in logs:
+                tail.show(f"{step_run.id}/{name}", name, f"==> {label} ({step_run.id}): {name} <==",
+                          text)
             ended = ended and status in FINAL_STATES
         if not follow or (ended and _pipeline_ended(ws, run_id, step)):
             return tail.shown
@@ -155,17 +163,22 @@ def _pipeline_ended(ws: Any, run_id: str, step: str | None) -> bool:
     return str(_dto(run).get("status") or run.get_status()) in FINAL_STATES
 
 
-def _read_log(step_run: Any) -> tuple[str, str, str]:
-    """``(status, log name, text)`` of a step run's main log ('' when it has none yet)."""
+def _read_logs(step_run: Any, everything: bool) -> tuple[str, list[tuple[str, str]]]:
+    """``(status, [(log name, text)])`` of a step run: its main log, then a parallel step's
+    driver logs; none before the step run has written them.
+
+    ``Run.get_details`` lists the step run's log files: run history's own list (its
+    ``azureml-logs/`` and ``logs/`` files, where a ParallelRunStep's driver writes) and
+    the ``user_logs/`` and ``system_logs/`` the SDK adds from the artifacts service.
+    """
     try:
         with quiet_stdout():
             details = step_run.get_details()
     except Exception as exc:
         raise AzureServiceError(f"reading the logs of step run {step_run.id}", error_text(exc)) from None
     files = details.get("logFiles") or {}
-    name = main_log(files)
-    text = _fetch_text(files[name]) if name else ""
-    return str(details.get("status") or ""), name, text
+    names = [n for n in (main_log(files),) if n] + parallel_logs(files, everything=everything)
+    return str(details.get("status") or ""), [(name, _fetch_text(files[name])) for name in names]
 
 
 def main_log(files: dict[str, Any]) -> str:

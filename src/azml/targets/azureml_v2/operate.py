@@ -10,8 +10,9 @@ What each reads, as azure-ai-ml 1.35 reads it (recorded by the tests' stand-in):
   ``jobs.download`` follows to the reused job).
 * logs: run history's details (``GET .../runs/<id>/details``: status and ``logFiles``,
   SAS URLs), the user log picked as ``jobs.stream`` does (``user_logs/std_log*``),
-  downloaded with the SDK's own retrying pipeline; ``follow`` polls until the child
-  job ends, printing only what is new.
+  downloaded with the SDK's own retrying pipeline, and for a parallel job its batch
+  driver's files under ``logs/`` (error summary, result, progress); ``follow`` polls
+  until the child job ends, printing only what is new.
 * download: the child job's named outputs as ``jobs.download`` resolves them
   (``POST /history/v1.0/.../rundata``, then ``POST /data/v1.0/.../dataversion/
   batchGetResolvedUris``: ``azureml://.../datastores/<name>/paths/<path>``), the
@@ -34,6 +35,7 @@ from azml.settings import Settings
 from azml.targets.azureml_v2._sdk import error_text, require_sdk
 from azml.targets.azureml_v2.jobs import FINAL_STATES, POLL_SECONDS, _get, _service_error, _status
 from azml.targets.azureml_v2.workspace import Workspace
+from azml.targets.parallel_logs import parallel_logs
 from azml.targets.remote import LogTail
 
 REUSED_FLAG = "azureml.isreused"
@@ -100,16 +102,22 @@ def pick_children(workspace: Workspace, name: str, step: str | None) -> list[str
 
 
 def stream_logs(workspace: Workspace, name: str, *, step: str | None = None, follow: bool = False,
-                out: TextIO | None = None, poll: float = POLL_SECONDS,
+                all_logs: bool = False, out: TextIO | None = None, poll: float = POLL_SECONDS,
                 sleep: Callable[[float], None] = time.sleep) -> list[str]:
-    """Print the user log of each chosen child job; with ``follow``, until they have ended."""
+    """Print the user log of each chosen child job; with ``follow``, until they have ended.
+
+    A parallel job's user log is its batch driver's: after it come the driver's files
+    that say what failed and how the job ended (:func:`parallel_logs`; with ``all_logs``,
+    every file of its ``logs/`` folder).
+    """
     out = out or sys.stdout
     tail = LogTail(out)
     while True:
         ended = True
         for child in pick_children(workspace, name, step):
-            status, log, text = _read_log(workspace, child)
-            tail.show(f"{child}/{log}", log, f"==> {child}: {log} <==", text)
+            status, logs = _read_logs(workspace, child, all_logs)
+            for log, text in logs:
+                tail.show(f"{child}/{log}", log, f"==> {child}: {log} <==", text)
             ended = ended and status in FINAL_STATES
         if not follow or (ended and (step is not None or _status(_get(workspace, name)) in FINAL_STATES)):
             return tail.shown
@@ -123,14 +131,17 @@ def _details(workspace: Workspace, name: str) -> Any:
         raise _service_error(f"reading the logs of job {name}", exc) from None
 
 
-def _read_log(workspace: Workspace, name: str) -> tuple[str, str, str]:
+def _read_logs(workspace: Workspace, name: str, everything: bool) -> tuple[str, list[tuple[str, str]]]:
+    """``(status, [(log name, text)])`` of child job ``name``: its user log, picked as
+    ``jobs.stream`` picks it, then a parallel job's driver logs (run history lists the
+    job's ``logs/`` files with the others)."""
     from azure.ai.ml.operations._job_ops_helper import _get_sorted_filtered_logs
 
     details = _details(workspace, name)
     files = dict(details.log_files or {})
-    names = _get_sorted_filtered_logs(files, "command", only_streamable=False)
-    log = names[0] if names else ""
-    return str(details.status or ""), log, _fetch(workspace, files[log]) if log else ""
+    names = _get_sorted_filtered_logs(files, "command", only_streamable=False)[:1]
+    names += parallel_logs(files, everything=everything)
+    return str(details.status or ""), [(log, _fetch(workspace, files[log])) for log in names]
 
 
 def _fetch(workspace: Workspace, url: str) -> str:

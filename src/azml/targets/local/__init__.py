@@ -6,7 +6,8 @@ azureml or torch.
 
 - ``run_plan(plan, settings, *, experiment, reuse, max_parallel, fail_fast, out) -> LocalRun``
   (:mod:`azml.targets.local.runner`)
-- ``run_status(settings, run_id=None)``, ``stream_logs(settings, run_id, *, step, follow, out)``,
+- ``run_status(settings, run_id=None)``,
+  ``stream_logs(settings, run_id, *, step, follow, tail, all_logs, out)``,
   ``cancel_local(settings, run_id, *, step_id=None)`` (:mod:`azml.targets.local.queries`)
 - ``repair_store(home) -> str`` (:mod:`azml.targets.local.repair`)
 """

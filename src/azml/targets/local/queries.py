@@ -27,6 +27,7 @@ from azml.targets.local import procs
 from azml.targets.local.logs import copy_log, follow_log, tail_offset
 from azml.targets.local.model import ACTIVE, Status, from_rows
 from azml.targets.local.store import DB_NAME, Store
+from azml.targets.parallel_logs import parallel_logs
 
 SETTLE_SECONDS = 5.0
 
@@ -85,12 +86,13 @@ def find_step(steps: list[sqlite3.Row], run_id: str, wanted: str) -> sqlite3.Row
 
 def stream_logs(
     settings: Settings, run_id: str, *, step: str | None = None, follow: bool = False,
-    tail: int | None = None, out: TextIO,
+    tail: int | None = None, all_logs: bool = False, out: TextIO,
 ) -> None:
     """Write the logs of one step, or of every step, of a local run to ``out``.
 
     ``tail`` keeps the last N lines of each log; ``follow`` goes on until the step ends.
-    Memory does not depend on the logs' size.
+    A parallel step's log is followed by its batch driver's logs, as on AzureML (see
+    :func:`_write_parallel_logs`). Memory does not depend on the logs' size.
     """
     store = _open(settings, run_id)
     assert store is not None
@@ -101,30 +103,34 @@ def stream_logs(
         for row in chosen:
             if len(chosen) > 1:
                 out.write(f"=== {row['step_id']} ({row['name']}) {row['status']} ===\n")
-            _write_step_log(store, row, follow, tail, out, settings)
+            row = _write_step_log(store, row, follow, tail, out, settings)
+            if row["log"]:
+                _write_parallel_logs(Path(row["log"]).parent, tail, all_logs, out, settings)
     finally:
         store.close()
 
 
 def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, tail: int | None,
-                    out: TextIO, settings: Settings) -> None:
+                    out: TextIO, settings: Settings) -> sqlite3.Row:
+    """Write one step's log; returns the step's row as last read (its log may have been
+    unknown until the step started)."""
     while follow and not row["log"] and row["status"] in ACTIVE:
         time.sleep(0.25)  # following a step that has not started yet: wait for it
         store.reap_orphans()
         fresh = store.step(row["step_run_id"])
         if fresh is None:
-            return
+            return row
         row = fresh
     if not row["log"]:
         out.write(f"(no log: step {row['status']}{': ' + row['reason'] if row['reason'] else ''})\n")
-        return
+        return row
     log = Path(row["log"])
     if row["status"] == Status.REUSED:
         out.write(f"(reused {row['reused_from']}; its log follows)\n")
     start = tail_offset(log, tail) if tail is not None and log.exists() else 0
     if not follow:
         copy_log(log, out, settings.redact, start)
-        return
+        return row
 
     def finished() -> bool:
         store.reap_orphans()
@@ -132,6 +138,22 @@ def _write_step_log(store: Store, row: sqlite3.Row, follow: bool, tail: int | No
         return fresh is None or fresh["status"] not in ACTIVE
 
     follow_log(log, finished, out, settings.redact, start)
+    return row
+
+
+def _write_parallel_logs(step_dir: Path, tail: int | None, everything: bool, out: TextIO,
+                         settings: Settings) -> None:
+    """The files of a parallel step's ``logs/`` folder that ``azml logs`` shows for it on
+    AzureML, in the same order and under the same names (:func:`parallel_logs`): the local
+    batch driver writes AzureML's layout there. Nothing for any other step."""
+    folder = step_dir / "logs"
+    if not folder.is_dir():
+        return
+    names = [path.relative_to(step_dir).as_posix() for path in folder.rglob("*") if path.is_file()]
+    for name in parallel_logs(names, everything=everything):
+        path = step_dir / name
+        out.write(f"\n==> {name} <==\n")
+        copy_log(path, out, settings.redact, tail_offset(path, tail) if tail is not None else 0)
 
 
 def cancel_local(settings: Settings, run_id: str, *, step_id: str | None = None) -> str:
