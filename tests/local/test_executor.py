@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -13,21 +12,15 @@ import pytest
 from azml.errors import LaunchError
 from azml.targets.local import procs
 from azml.targets.local.executor import Job, ProcessExecutor
+from tests.local.executing import python_job, wait_for_exit
 
 
 def _job(tmp_path: Path, code: str, marker: str) -> Job:
-    env = {**os.environ, "AZUREML_RUN_ID": marker, "PYTHONUNBUFFERED": "1"}
-    return Job("s", marker, [sys.executable, "-c", code], tmp_path, env, tmp_path / "log.txt")
+    return python_job(tmp_path, code, marker, os.environ)
 
 
-def _wait(executor: ProcessExecutor, handle, timeout: float = 10.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        code = executor.poll(handle)
-        if code is not None:
-            return code
-        executor.wait([handle], 0.05)
-    raise AssertionError("process did not end")
+def _wait(executor: ProcessExecutor, handle: object, timeout: float = 10.0) -> int:
+    return wait_for_exit(executor, handle, timeout)
 
 
 def test_exit_code_and_log(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from azml.targets.local.executor import Job, ProcessExecutor
 from azml.targets.local.logsink import LogSink
+from tests.local.executing import python_job, wait_for_exit
 
 REPO_SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -63,18 +64,10 @@ def _daemon_script(token: str, then: str) -> str:
 
 
 def _job(tmp_path: Path, code: str, marker: str) -> Job:
-    env = {"PATH": os.environ.get("PATH", ""), "AZUREML_RUN_ID": marker, "PYTHONUNBUFFERED": "1"}
-    return Job("s", marker, [sys.executable, "-c", code], tmp_path, env, tmp_path / "log.txt")
+    return python_job(tmp_path, code, marker, {"PATH": os.environ.get("PATH", "")})
 
 
-def _wait(executor: ProcessExecutor, handle, timeout: float = 20.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        code = executor.poll(handle)
-        if code is not None:
-            return code
-        executor.wait([handle], 0.05)
-    raise AssertionError("the step did not end")
+_wait = wait_for_exit
 
 
 def test_a_setsid_daemon_without_environment_is_ended_when_the_step_is_stopped(tmp_path: Path) -> None:
