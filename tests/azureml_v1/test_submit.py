@@ -120,21 +120,31 @@ def test_cancel_unknown_ids(standin: StandIn, standin_settings: Any, stub_blob_u
 
 
 def _finish(standin: StandIn, run: Any, failing: str | None) -> None:
-    """Let the service finish the run: every step Completed, or ``failing`` Failed with a log."""
+    """Let the service finish the run: every step Completed, or ``failing`` Failed with a log
+    (``parallel NAME``: with the logs a ParallelRunStep's batch driver leaves)."""
     records = standin.state["runs"]
+    parallel = failing is not None and failing.startswith("parallel ")
+    failing = failing.removeprefix("parallel ") if failing else None
     for name, step_run_id in run.steps.items():
         record = records[step_run_id]
-        if name == failing:
+        if name == failing and not parallel:
             record["status"] = "Failed"
             standin.logs[step_run_id] = {"user_logs/std_log.txt":
                                          "loading data\nTraceback (most recent call last):\n"
                                          "ValueError: labels and patches differ in shape\n"}
+        elif name == failing:  # a parallel step: the batch driver's layout
+            record["status"] = "Failed"
+            standin.logs[step_run_id] = {
+                "user_logs/std_log.txt": "Job failed: the error threshold was reached.\n",
+                "logs/job_result.txt": "Job failed. Read logs/job_error.txt first.\n",
+                "logs/job_error.txt": "mini-batch 3 (patch_0007.npy): "
+                                      "ValueError: labels and patches differ in shape\n"}
         else:
             record["status"] = "Completed"
     records[run.run_id]["status"] = "Failed" if failing else "Completed"
 
 
-@pytest.mark.parametrize("failing", [None, "train"])
+@pytest.mark.parametrize("failing", [None, "train", "parallel train"])
 def test_submit_wait_exit_code_follows_the_run(standin: StandIn, standin_settings: Any,
                                                stub_blob_upload: list[str], monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str], failing: str | None) -> None:
@@ -164,6 +174,8 @@ def test_submit_wait_exit_code_follows_the_run(standin: StandIn, standin_setting
         assert code == 1
         assert "ended Failed (failed: train)" in err
         assert "step train (step run" in err and "ValueError: labels and patches differ in shape" in err
+        if failing.startswith("parallel"):  # the error summary, not the driver's one line
+            assert "logs/job_error.txt:" in err and "mini-batch 3 (patch_0007.npy)" in err
         assert SECRET not in err
 
 

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from azml.errors import AzmlError, AzureServiceError, RunNotFoundError
 from azml.settings import Settings
 from azml.targets.azureml_v1._sdk import error_text, quiet_stdout, require_sdk
+from azml.targets.parallel_logs import parallel_logs
 from azml.targets.remote import follow
 
 #: Final states as the pipelines service (Finished, PartiallyExecuted, Bypassed) and run
@@ -187,14 +188,17 @@ def _cancel_and_wait(run: Any, label: str, timeout: float, poll: float,
 
 
 def _log_tail(step_run: Any, count: int = LOG_TAIL_LINES) -> list[str]:
-    """The last lines of a step run's main log (user log, else driver log); [] if none."""
+    """The last lines of a step run's main log (a parallel step's error summary, else the
+    user log, else the driver log); [] if none."""
     try:
         details = step_run.get_details_with_logs()
     except Exception as exc:
         return [f"(its logs could not be read: {error_text(exc, 200)})"]
     logs = details.get("logFiles") or {}
-    preferred = sorted(logs, key=lambda name: (not name.startswith("user_logs/std_log"),
-                                               "driver_log" not in name, name))
+    # a parallel step's driver log only says that mini-batches failed: its error
+    # summary (then its result) says which and why
+    preferred = [*parallel_logs(logs), *sorted(logs, key=lambda name: (
+        not name.startswith("user_logs/std_log"), "driver_log" not in name, name))]
     for name in preferred:
         text = logs[name]
         if isinstance(text, bytes):
