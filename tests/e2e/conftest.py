@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,18 @@ def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     monkeypatch.setenv("AZML_DATASTORE_ROOT", str(datastores))
     monkeypatch.chdir(root)
     return Project(root, home, datastores, dict(os.environ))
+
+
+@pytest.fixture
+def tracked(proj: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    """``proj`` with local tracking on (and its MLflow server stopped afterwards)."""
+    from azml.tracking import server
+
+    monkeypatch.setenv("AZML_TRACKING", "on")
+    monkeypatch.setenv("AZML_TRACKING_IDLE", "120")
+    proj.env = {**proj.env, "AZML_TRACKING": "on", "AZML_TRACKING_IDLE": "120"}
+    yield proj
+    server.stop_server(proj.home)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:

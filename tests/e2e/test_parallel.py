@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from azml.tracking import server
 from tests.e2e.conftest import Project
 from tests.runtime.test_parallel_driver import FLAKY, HANG, RETRY
 
@@ -177,15 +176,6 @@ def test_the_model_of_a_step_output_reaches_init_through_the_arguments(proj: Pro
     done = proj.cli("run", "pipeline_config.json", timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert rows_of(proj) == [f"i{n}.txt {n + 100}" for n in range(5)]
-
-
-@pytest.fixture
-def tracked(proj: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
-    monkeypatch.setenv("AZML_TRACKING", "on")
-    monkeypatch.setenv("AZML_TRACKING_IDLE", "120")
-    proj.env = {**proj.env, "AZML_TRACKING": "on", "AZML_TRACKING_IDLE": "120"}
-    yield proj
-    server.stop_server(proj.home)
 
 
 def test_a_registered_model_comes_from_the_local_registry(tracked: Project) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from azml.tracking import server
 from tests.e2e.conftest import Project
 
 pytestmark = pytest.mark.e2e
@@ -38,15 +37,6 @@ with mlflow.start_run():
     mlflow.log_metric("rmse", 0.5, step=0)
     mlflow.log_metric("rmse", 0.25, step=1)
 """
-
-
-@pytest.fixture
-def tracked(proj: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
-    monkeypatch.setenv("AZML_TRACKING", "on")
-    monkeypatch.setenv("AZML_TRACKING_IDLE", "120")
-    proj.env = {**proj.env, "AZML_TRACKING": "on", "AZML_TRACKING_IDLE": "120"}
-    yield proj
-    server.stop_server(proj.home)
 
 
 def test_metrics_and_model_of_a_local_run(tracked: Project) -> None:
