@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,3 +79,19 @@ def workspace(standin: StandIn, settings: Any) -> Any:
     from azml.targets.azureml_v2.workspace import connect
 
     return connect(settings)
+
+
+def plan_in_fresh_interpreter(cwd: Path, *args: str) -> str:
+    """``azml plan ARGS`` in a new interpreter (with no network when ``unshare`` can give
+    it none): its output, after asserting it loaded no ``azure``/``azureml`` module."""
+    code = ("import sys\nfrom azml.cli import main\n"
+            f"assert main(['plan', *{list(args)!r}]) == 0\n"
+            "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'azureml')))\n")
+    argv = [sys.executable, "-c", code]
+    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True,
+                                                  check=False).returncode == 0:
+        argv = ["unshare", "-n", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("LOADED []"), done.stdout[-300:]
+    return done.stdout[:done.stdout.rindex("LOADED")]

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from azml.cli import main
-from tests.azureml_v2.conftest import write_ws_config
+from tests.azureml_v2.conftest import plan_in_fresh_interpreter, write_ws_config
 from tests.azureml_v2.standin import StandIn
 from tests.conftest import REPO
 
@@ -104,17 +102,8 @@ def test_a_parallel_run_step_is_valid_for_v2(write_config, capsys: pytest.Captur
 
 
 def test_plan_v2_imports_no_sdk_and_needs_no_network(fanin: Path) -> None:
-    code = ("import sys\nfrom azml.cli import main\n"
-            "assert main(['plan', 'pipeline_config.json', '--target', 'azureml-v2', '--json']) == 0\n"
-            "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'azureml')))\n")
-    argv = [sys.executable, "-c", code]
-    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True,
-                                                  check=False).returncode == 0:
-        argv = ["unshare", "-n", *argv]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=fanin, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.rstrip().endswith("LOADED []")
-    view = json.loads(done.stdout[:done.stdout.rindex("LOADED")])
+    view = json.loads(plan_in_fresh_interpreter(fanin, "pipeline_config.json", "--target", "azureml-v2",
+                                                "--json"))
     assert view["steps"]["train"] == "train" and view["job"]["nodes"]["train"]["job_tier"] == "spot"
 
 

@@ -206,23 +206,10 @@ def test_the_sdk_refuses_the_logging_levels_azml_refuses(tmp_path: Path,
 
 def test_the_demo_plans_for_v2_without_the_sdk() -> None:
     """``plan --target azureml-v2`` of the demo in a fresh interpreter: no azure module, no network."""
-    import shutil
-    import subprocess
-    import sys
-
+    from tests.azureml_v2.conftest import plan_in_fresh_interpreter
     from tests.conftest import REPO
 
-    code = ("import sys\nfrom azml.cli import main\n"
-            "assert main(['plan', 'configs/pipeline_config.json', '--target', 'azureml-v2']) == 0\n"
-            "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'azureml')))\n")
-    argv = [sys.executable, "-c", code]
-    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True,
-                                                  check=False).returncode == 0:
-        argv = ["unshare", "-n", *argv]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
-    assert out.rstrip().endswith("LOADED []")
+    out = plan_in_fresh_interpreter(REPO, "configs/pipeline_config.json", "--target", "azureml-v2")
     assert "score: node 'score' \"batch-score held-out F3 inlines\"" in out
     assert ("  parallel: score.py over ${{inputs.sections}}, mini_batch_size 8, rows to "
             "${{outputs.predictions}}") in out
